@@ -1,0 +1,73 @@
+"""One settings registry. Resolution order: command-line flag → ``PERRON_*`` environment
+variable → config file (``./perron.toml``, or the file named by ``PERRON_CONFIG``) → default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "PERRON_" + self.name.upper().replace(".", "_")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", "perron.db", "The store: a SQLite file path or a postgresql:// URL."),
+    Setting("import.batch_records", 500, "Raw records per write transaction during imports."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def config_file() -> Path | None:
+    explicit = os.environ.get("PERRON_CONFIG")
+    if explicit:
+        p = Path(explicit)
+        if not p.exists():
+            raise ConfigError(f"PERRON_CONFIG names {p}, which does not exist",
+                              hint="fix the path or unset PERRON_CONFIG")
+        return p
+    p = Path("perron.toml")
+    return p if p.exists() else None
+
+
+def _from_file(name: str) -> Any:
+    path = config_file()
+    if path is None:
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file") from None
+    node: Any = data
+    for part in name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def get(name: str, flag: Any = None) -> Any:
+    """The value of setting ``name``: ``flag`` if given, else env, else config file, else default."""
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ConfigError(f"unknown setting {name!r}",
+                          hint="known settings: " + ", ".join(sorted(_BY_NAME)))
+    if flag is not None:
+        return flag
+    if setting.env in os.environ:
+        raw = os.environ[setting.env]
+        return type(setting.default)(raw) if setting.default is not None else raw
+    value = _from_file(name)
+    return setting.default if value is None else value

@@ -1,0 +1,1 @@
+"""Sources: one module per format or network; see :mod:`perron.sources.base`."""

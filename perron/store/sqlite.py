@@ -1,0 +1,103 @@
+"""SQLite store: one file, WAL, FTS5 full-text index fed in the same transaction as the posts."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..errors import StoreError
+from ..query.doc import Doc, fts_document, sqlite_created
+from . import migrations
+from .base import POST_COLUMNS, Store
+
+
+class SQLiteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.url = path
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {path}: {exc}",
+                             hint="check that the folder exists and is writable") from None
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY",
+                       "cache_size=-65536", "busy_timeout=30000", "mmap_size=268435456"):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self._depth = 0
+        self.migrate()
+
+    def migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(migrations.SQLITE):
+            raise StoreError(f"{self.url} was written by a newer perron (schema {version})",
+                             hint="upgrade perron")
+        for step, statements in enumerate(migrations.SQLITE[version:], version + 1):
+            with self.transaction():
+                for stmt in statements:
+                    self.conn.execute(stmt)
+                self.conn.execute(f"PRAGMA user_version = {step}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self.conn.execute(sql, [_adapt(v) for v in params])
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            self.conn.executemany(sql, ([_adapt(v) for v in r] for r in rows))
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
+
+    def _ts(self, dt: datetime | None) -> str | None:
+        return sqlite_created(dt)
+
+    def _insert_posts(self, rows: list[list[Any]], docs: list[Doc]) -> list[int]:
+        start = (self.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM posts").fetchone()[0]) + 1
+        rowids = list(range(start, start + len(rows)))
+        marks = ",".join("?" * len(POST_COLUMNS))
+        self.executemany(f"INSERT INTO posts ({','.join(POST_COLUMNS)}) VALUES ({marks})",
+                         ([rid, *row] for rid, row in zip(rowids, rows, strict=True)))
+        self.executemany("INSERT INTO posts_fts (rowid, tokens) VALUES (?, ?)",
+                         ((rid, fts_document(d.tokens)) for rid, d in zip(rowids, docs,
+                                                                          strict=True)))
+        return rowids
+
+    def _unindex(self, rowid: int, doc_tokens: Sequence[str]) -> None:
+        self.execute("INSERT INTO posts_fts (posts_fts, rowid, tokens) VALUES ('delete', ?, ?)",
+                     [rowid, fts_document(doc_tokens)])
+
+    def _day_sql(self, column: str) -> str:
+        return f"substr({column}, 1, 10)"
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _adapt(v: Any) -> Any:
+    return int(v) if isinstance(v, bool) else v

@@ -1,0 +1,1 @@
+"""Helpers for perron's own test suite and benchmarks (real servers on loopback)."""

@@ -1,0 +1,108 @@
+"""Text folding and tokenization shared by the store's full-text index and the stream matcher.
+
+One definition of "a word" for the whole product, so that a monitor means the same thing on the
+live stream and on history:
+
+- case, accents and ligatures never matter (``Montréal`` = ``montreal``, ``œuvre`` = ``oeuvre``);
+- French elisions are dropped (``l'État`` → ``etat``, ``qu'il`` → ``il``, ``jusqu'ici`` → ``ici``);
+- ``#Hashtag`` becomes the token ``#hashtag`` and ``@handle`` the token ``@handle``
+  (dots and dashes inside a handle become ``_``: ``@le-monde.fr`` → ``@le_monde_fr``);
+- URLs are not words;
+- every other run of letters and digits is a word (hyphens and apostrophes split words).
+
+Every token is made only of characters that SQLite's ``unicode61`` tokenizer treats as token
+characters (letters and digits), plus ``# @ _`` which the index declares as token characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "’": "'",
+                            "ʼ": "'", "‘": "'", "`": "'", "ﬁ": "fi", "ﬂ": "fl"})
+
+ELISIONS = ("l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu")
+
+_URL = r"(?:https?://|www\.)\S+"
+_TAG = r"#[^\W]+"  # \w incl. underscore
+_MENTION = r"(?<![\w@])@(?:\w[\w.\-@]*\w|\w)"
+_WORD = r"[^\W_]+(?:'[^\W_]+)*"  # keep elided words together, split afterwards
+_TOKEN_RE = re.compile(f"(?P<url>{_URL})|(?P<tag>{_TAG})|(?P<mention>{_MENTION})|(?P<word>{_WORD})")
+_ELISION_RE = re.compile(r"^(?:" + "|".join(ELISIONS) + r")'(?=[^\W_])")
+_NOT_TOKEN_CHAR = re.compile(r"[^\w]|_", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents and ligatures. ``"Élysée"`` → ``"elysee"``."""
+    text = text.translate(_LIGATURES)
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped).casefold()
+
+
+def _clean(part: str) -> str:
+    """Keep only letters and digits (the characters an index tokenizer keeps)."""
+    return "".join(ch for ch in part if ch.isalnum())
+
+
+def _handle_token(handle: str) -> str:
+    body = re.sub(r"[.\-@]+", "_", fold(handle)).strip("_")
+    return "@" + "_".join(filter(None, (_clean(p) for p in body.split("_"))))
+
+
+def _tag_token(tag: str) -> str:
+    return "#" + "_".join(filter(None, (_clean(p) for p in fold(tag).split("_"))))
+
+
+def words(text: str) -> list[str]:
+    """Plain words of a piece of text, folded, elisions removed (no hashtags, mentions, URLs)."""
+    return [t for t in tokens(text) if t[0] not in "#@"]
+
+
+def tokens(text: str) -> list[str]:
+    """The token stream of a post's text, in order. Positions are list indexes."""
+    out: list[str] = []
+    for m in _TOKEN_RE.finditer(text.translate(_LIGATURES)):
+        kind = m.lastgroup
+        value = m.group()
+        if kind == "url":
+            continue
+        if kind == "tag":
+            tok = _tag_token(value[1:])
+            if len(tok) > 1:
+                out.append(tok)
+        elif kind == "mention":
+            tok = _handle_token(value[1:])
+            if len(tok) > 1:
+                out.append(tok)
+        else:
+            folded = fold(value)
+            folded = _ELISION_RE.sub("", folded)
+            for part in folded.split("'"):
+                part = _clean(part)
+                if part:
+                    out.append(part)
+    return out
+
+
+def handle_token(handle: str) -> str:
+    """The token an ``@handle`` becomes (the leading ``@`` is optional in the argument)."""
+    return _handle_token(handle.lstrip("@"))
+
+
+def hashtag_token(tag: str) -> str:
+    return _tag_token(tag.lstrip("#"))
+
+
+def extract_hashtags(text: str) -> list[str]:
+    """Hashtags as written (without ``#``), for sources whose payload has no entity list."""
+    return [m.group()[1:] for m in re.finditer(_TAG, re.sub(_URL, " ", text))]
+
+
+def extract_mentions(text: str) -> list[str]:
+    return [m.group()[1:] for m in re.finditer(_MENTION, re.sub(_URL, " ", text))]
+
+
+def extract_urls(text: str) -> list[str]:
+    return [u.rstrip(".,;:!?)»\"'") for u in re.findall(r"https?://\S+", text)]
