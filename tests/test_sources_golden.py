@@ -16,10 +16,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from perron.errors import NormalizeError
 from perron.plugins import formats
 from perron.sources.base import Malformed, Options
 from perron.sources.detect import detect_format, open_input
-from perron.errors import NormalizeError
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "sources"

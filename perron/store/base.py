@@ -390,7 +390,7 @@ class Store:
                               "LIMIT ?", [last, batch])
             if not rows:
                 return
-            for rowid, data in rows:
+            for _rowid, data in rows:
                 yield _decode_post(data)
             last = rows[-1][0]
 

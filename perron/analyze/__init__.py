@@ -1,0 +1,1 @@
+"""Analyses over the store: influence, audience audit, spikes, explanations, content analytics."""
