@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache, lru_cache
 
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "’": "'",
-                            "ʼ": "'", "‘": "'", "`": "'", "ﬁ": "fi", "ﬂ": "fl"})
+_LIGATURE_MAP = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "’": "'", "ʼ": "'",
+                 "‘": "'", "`": "'", "ﬁ": "fi", "ﬂ": "fl"}
+_LIGATURES = str.maketrans(_LIGATURE_MAP)
 
 ELISIONS = ("l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu")
 
@@ -30,15 +32,33 @@ _MENTION = r"(?<![\w@])@(?:\w[\w.\-@]*\w|\w)"
 _WORD = r"[^\W_]+(?:'[^\W_]+)*"  # keep elided words together, split afterwards
 _TOKEN_RE = re.compile(f"(?P<url>{_URL})|(?P<tag>{_TAG})|(?P<mention>{_MENTION})|(?P<word>{_WORD})")
 _ELISION_RE = re.compile(r"^(?:" + "|".join(ELISIONS) + r")'(?=[^\W_])")
-_NOT_TOKEN_CHAR = re.compile(r"[^\w]|_", re.UNICODE)
+_HANDLE_SEP = re.compile(r"[._\-@]+")
+
+
+@cache
+def _combining_re() -> re.Pattern[str]:
+    """Every code point with a non-zero canonical combining class, as ranges (built once)."""
+    ranges: list[list[int]] = []
+    for c in range(0x300, 0x110000):
+        if unicodedata.combining(chr(c)):
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1][1] = c
+            else:
+                ranges.append([c, c])
+    body = "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
+    return re.compile(f"[{body}]+")
+
+
+_LIGATURE_RE = re.compile("[" + "".join(_LIGATURE_MAP) + "]")
 
 
 def fold(text: str) -> str:
     """Lowercase, strip accents and ligatures. ``"Élysée"`` → ``"elysee"``."""
-    text = text.translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped).casefold()
+    if text.isascii():
+        return text.lower().replace("`", "'")
+    text = _LIGATURE_RE.sub(lambda m: _LIGATURE_MAP[m.group()], text)
+    text = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", _combining_re().sub("", text)).casefold()
 
 
 def _clean(part: str) -> str:
@@ -60,29 +80,35 @@ def words(text: str) -> list[str]:
     return [t for t in tokens(text) if t[0] not in "#@"]
 
 
+@lru_cache(maxsize=1 << 16)
+def _elided(word: str) -> tuple[str, ...]:
+    return tuple(p for p in _ELISION_RE.sub("", word).split("'") if p)
+
+
 def tokens(text: str) -> list[str]:
-    """The token stream of a post's text, in order. Positions are list indexes."""
+    """The token stream of a post's text, in order. Positions are list indexes.
+
+    The text is folded once; a matched word is then made only of letters and digits (``\\w``
+    less ``_``), so no per-character cleaning is needed on the hot path.
+    """
     out: list[str] = []
-    for m in _TOKEN_RE.finditer(text.translate(_LIGATURES)):
+    append = out.append
+    for m in _TOKEN_RE.finditer(fold(text)):
         kind = m.lastgroup
         value = m.group()
-        if kind == "url":
-            continue
-        if kind == "tag":
-            tok = _tag_token(value[1:])
+        if kind == "word":
+            if "'" in value:
+                out.extend(_elided(value))
+            else:
+                append(value)
+        elif kind == "tag":
+            tok = "#" + "_".join(filter(None, value[1:].split("_")))
             if len(tok) > 1:
-                out.append(tok)
+                append(tok)
         elif kind == "mention":
-            tok = _handle_token(value[1:])
+            tok = "@" + "_".join(filter(None, _HANDLE_SEP.split(value[1:])))
             if len(tok) > 1:
-                out.append(tok)
-        else:
-            folded = fold(value)
-            folded = _ELISION_RE.sub("", folded)
-            for part in folded.split("'"):
-                part = _clean(part)
-                if part:
-                    out.append(part)
+                append(tok)
     return out
 
 

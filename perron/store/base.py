@@ -97,6 +97,10 @@ class Store:
         """A datetime as the dialect stores it."""
         raise NotImplementedError
 
+    def ts(self, dt: datetime | None) -> Any:
+        """Public: a datetime as a query parameter for this dialect."""
+        return self._ts(dt)
+
     def _insert_posts(self, rows: list[list[Any]], docs: list[Doc]) -> list[int]:
         """Insert new post rows (without rowid) and their full-text entries; return rowids."""
         raise NotImplementedError

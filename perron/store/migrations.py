@@ -177,3 +177,53 @@ POSTGRESQL: list[list[str]] = [
             records BIGINT, imported BIGINT, present BIGINT, quarantined BIGINT)""",
     ],
 ]
+
+SQLITE.append([  # 2: understanding, listening, alerting, places
+    """CREATE TABLE labels (post_rowid INTEGER NOT NULL, task TEXT NOT NULL, label TEXT NOT NULL,
+        score REAL, scores TEXT, reasons TEXT, model TEXT NOT NULL, version TEXT NOT NULL,
+        created_at TEXT NOT NULL, PRIMARY KEY (post_rowid, task)) WITHOUT ROWID""",
+    "CREATE INDEX labels_task_label ON labels(task, label)",
+    """CREATE TABLE corrections (post_id TEXT NOT NULL, task TEXT NOT NULL, label TEXT NOT NULL,
+        note TEXT, author TEXT, created_at TEXT NOT NULL, PRIMARY KEY (post_id, task))""",
+    """CREATE TABLE facts (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, text TEXT NOT NULL,
+        correction TEXT, sources TEXT, created_at TEXT NOT NULL)""",
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE source_state (name TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL,
+        cursor TEXT, status TEXT, last_event_at TEXT, last_error TEXT, errors INTEGER NOT NULL
+        DEFAULT 0, events INTEGER NOT NULL DEFAULT 0, updated_at TEXT)""",
+    """CREATE TABLE alert_rules (name TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL,
+        created_at TEXT NOT NULL)""",
+    """CREATE TABLE alerts (id INTEGER PRIMARY KEY, rule TEXT NOT NULL, dedupe_key TEXT NOT NULL,
+        monitor TEXT, fired_at TEXT NOT NULL, title TEXT NOT NULL, explanation TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open', UNIQUE (rule, dedupe_key))""",
+    """CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, channel TEXT
+        NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+        last_error TEXT, sent_at TEXT)""",
+    """CREATE TABLE sites (name TEXT PRIMARY KEY, lat REAL, lon REAL, radius_m REAL,
+        polygon TEXT, created_at TEXT NOT NULL)""",
+])
+
+POSTGRESQL.append([  # 2: understanding, listening, alerting, places
+    """CREATE TABLE labels (post_rowid BIGINT NOT NULL, task TEXT NOT NULL, label TEXT NOT NULL,
+        score DOUBLE PRECISION, scores TEXT, reasons TEXT, model TEXT NOT NULL, version TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (post_rowid, task))""",
+    "CREATE INDEX labels_task_label ON labels(task, label)",
+    """CREATE TABLE corrections (post_id TEXT NOT NULL, task TEXT NOT NULL, label TEXT NOT NULL,
+        note TEXT, author TEXT, created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (post_id, task))""",
+    """CREATE TABLE facts (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL, text TEXT NOT NULL,
+        correction TEXT, sources TEXT, created_at TIMESTAMPTZ NOT NULL)""",
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE source_state (name TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL,
+        cursor TEXT, status TEXT, last_event_at TIMESTAMPTZ, last_error TEXT, errors INTEGER NOT NULL
+        DEFAULT 0, events INTEGER NOT NULL DEFAULT 0, updated_at TIMESTAMPTZ)""",
+    """CREATE TABLE alert_rules (name TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL)""",
+    """CREATE TABLE alerts (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, rule TEXT NOT NULL, dedupe_key TEXT NOT NULL,
+        monitor TEXT, fired_at TIMESTAMPTZ NOT NULL, title TEXT NOT NULL, explanation TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open', UNIQUE (rule, dedupe_key))""",
+    """CREATE TABLE deliveries (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, alert_id BIGINT NOT NULL, channel TEXT
+        NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+        last_error TEXT, sent_at TIMESTAMPTZ)""",
+    """CREATE TABLE sites (name TEXT PRIMARY KEY, lat DOUBLE PRECISION, lon DOUBLE PRECISION, radius_m DOUBLE PRECISION,
+        polygon TEXT, created_at TIMESTAMPTZ NOT NULL)""",
+])
