@@ -53,6 +53,19 @@ def resolve_format(name: str | None, path: Path) -> Format:
     return known[name]
 
 
+def detect_missing_languages(batches: Sequence[Batch]) -> dict[str, str]:
+    """Detected language for posts whose platform declared none (so ``lang:`` works for all)."""
+    from .enrich.language import detect
+    from .store.base import primary_lang
+
+    todo = {p.id: p.text if not p.title else f"{p.title}\n{p.text}"
+            for b in batches for p in b.posts if not primary_lang(p.lang) and p.text.strip()}
+    if not todo:
+        return {}
+    found = detect(list(todo.values()))
+    return {pid: code for pid, (code, _) in zip(todo, found, strict=True) if code != "und"}
+
+
 def normalize_record(fmt: Format, raw: bytes, options: Options) -> Batch:
     """Normalize one raw record; any failure becomes a NormalizeError with a readable reason."""
     try:
@@ -85,7 +98,7 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
 
     def flush() -> None:
         nonlocal batches, bad, healed, n_posts
-        counts: WriteCounts = store.write(batches, matcher)
+        counts: WriteCounts = store.write(batches, matcher, detect_missing_languages(batches))
         summary.imported += counts.imported
         summary.present += counts.present
         summary.deleted += counts.deleted
@@ -155,7 +168,7 @@ def retry_quarantine(store: Store, ids: Sequence[int] | None = None,
             store.quarantine_mark(e.id, exc.message)
             failed += 1
             continue
-        store.write([batch], matcher)
+        store.write([batch], matcher, detect_missing_languages([batch]))
         store.quarantine_mark(e.id, None)
         ok += 1
     return ok, failed
