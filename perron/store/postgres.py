@@ -63,6 +63,7 @@ class PostgresStore(Store):
             self._tx = None
 
     def _sql(self, sql: str) -> str:
+        """``?`` placeholders to psycopg's ``%s`` (write LIKE patterns as parameters)."""
         return sql.replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
