@@ -9,40 +9,14 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import PerronError
+from .commands.common import db_option, handle_errors
 from .store import open_store
-
-EXIT_USAGE = 2
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PerronError as exc:
-            click.secho(f"error: {exc.message}", fg="red", err=True)
-            if getattr(exc, "query", None) is not None and getattr(exc, "column", None):
-                click.echo(f"  {exc.query}\n  {' ' * (exc.column - 1)}^", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
-            sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            sys.exit(0)
-
-    return wrapper
-
-
-db_option = click.option("--db", envvar="PERRON_DB", default=None, metavar="PATH|URL",
-                         help="Store: SQLite file (default ./perron.db) or postgresql:// URL. "
-                              "[env: PERRON_DB]")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -362,6 +336,24 @@ def monitor_backfill(name: str, db: str | None) -> None:
     with open_store(db, create=False) as store:
         click.echo(f"{store.backfill(name):,} posts match {name!r}")
 
+
+def _register() -> None:
+    """Command groups that live in perron/commands/, added explicitly (no discovery)."""
+    from .commands import alerts, influence, sites, understand
+
+    for cmd, name in ((understand.enrich_command, "enrich"),
+                      (understand.classify_command, "classify"),
+                      (understand.eval_command, "eval"), (understand.triage_group, "triage"),
+                      (understand.label_group, "label"), (understand.facts_group, "facts"),
+                      (understand.settings_group, "settings")):
+        main.add_command(cmd, name)
+    for cmd in (influence.influencers_command, influence.audit_command, influence.graph_group,
+                influence.ratecard_group, influence.influence_check_command,
+                alerts.alerts_group, alerts.spikes_group, sites.sites_group):
+        main.add_command(cmd)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""Command-line command groups that live in their own modules (registered by perron.cli)."""
