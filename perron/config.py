@@ -25,7 +25,18 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", "perron.db", "The store: a SQLite file path or a postgresql:// URL."),
-    Setting("import.batch_records", 500, "Raw records per write transaction during imports."),
+    Setting("alerts.smtp_host", "localhost", "SMTP server for alert e-mails."),
+    Setting("alerts.smtp_port", 25, "SMTP port."),
+    Setting("alerts.smtp_user", None, "SMTP user (none: no login)."),
+    Setting("alerts.smtp_password", None, "SMTP password (prefer the environment variable)."),
+    Setting("alerts.smtp_from", "perron@localhost", "Sender address of alert e-mails."),
+    Setting("alerts.smtp_starttls", False, "Upgrade the SMTP connection with STARTTLS."),
+    Setting("alerts.smtp_ssl", False, "Connect to the SMTP server over TLS (port 465)."),
+    Setting("alerts.timeout", 10.0, "Seconds before an e-mail or webhook delivery times out."),
+    Setting("alerts.max_attempts", 4, "Delivery attempts before an alert delivery is `failed`."),
+    Setting("alerts.backoff", 1.0, "First retry delay in seconds (doubles, with jitter)."),
+    Setting("places.max_bbox_km", 50.0,
+            "A place bounding box counts for a site only if its diagonal is under this."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -68,6 +79,8 @@ def get(name: str, flag: Any = None) -> Any:
         return flag
     if setting.env in os.environ:
         raw = os.environ[setting.env]
+        if isinstance(setting.default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on", "oui")
         return type(setting.default)(raw) if setting.default is not None else raw
     value = _from_file(name)
     return setting.default if value is None else value
