@@ -20,14 +20,14 @@ demo: setup
 	@bash scripts/demo.sh $(DEMO_DB)
 
 test: setup
-	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-test-deps.sh
 	$(VENV)/bin/pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check perron tests
 
 bench: setup
-	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-test-deps.sh
 	$(PY) bench/run_all.py
 
 train: setup

@@ -339,7 +339,7 @@ def monitor_backfill(name: str, db: str | None) -> None:
 
 def _register() -> None:
     """Command groups that live in perron/commands/, added explicitly (no discovery)."""
-    from .commands import alerts, influence, sites, understand
+    from .commands import alerts, influence, listen, sites, understand
 
     for cmd, name in ((understand.enrich_command, "enrich"),
                       (understand.classify_command, "classify"),
@@ -349,7 +349,8 @@ def _register() -> None:
         main.add_command(cmd, name)
     for cmd in (influence.influencers_command, influence.audit_command, influence.graph_group,
                 influence.ratecard_group, influence.influence_check_command,
-                alerts.alerts_group, alerts.spikes_group, sites.sites_group):
+                alerts.alerts_group, alerts.spikes_group, sites.sites_group,
+                listen.listen_command, listen.sources_group):
         main.add_command(cmd)
 
 

@@ -37,7 +37,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alerts.backoff", 1.0, "First retry delay in seconds (doubles, with jitter)."),
     Setting("places.max_bbox_km", 50.0,
             "A place bounding box counts for a site only if its diagonal is under this."),
+    Setting("mastodon.token", None, "Mastodon access token (Preferences → Development → New "
+            "application, scope read). Needed for user and list streams, and by instances that "
+            "close public streams to anonymous clients."),
+    Setting("reddit.token", None, "Reddit OAuth bearer token (https://www.reddit.com/prefs/apps, "
+            "'script' app). Optional: without it perron reads the public JSON at a lower rate."),
+    Setting("reddit.user_agent", "perron/0.1 (open-source social listening)",
+            "User-Agent sent to Reddit; Reddit asks for a unique, descriptive one."),
+    Setting("jetstream.endpoint", "wss://jetstream2.us-east.bsky.network",
+            "Default Jetstream server for jetstream sources added without --endpoint."),
+    Setting("listen.batch_size", 500, "Events per write transaction while listening."),
+    Setting("listen.flush_interval", 1.0, "Seconds before a partial batch is written anyway."),
+    Setting("listen.queue_size", 10000, "Events buffered between the network and the store."),
 )
+
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
