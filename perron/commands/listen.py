@@ -35,10 +35,12 @@ def _pairs(values: tuple[str, ...], what: str, example: str) -> dict[str, str]:
               help="Events per write transaction [setting listen.batch_size, 500].")
 @click.option("--flush-interval", type=float, default=None,
               help="Seconds before a partial batch is written [listen.flush_interval, 1.0].")
+@click.option("--enrich/--no-enrich", default=True, show_default=True,
+              help="Label new posts (language, sentiment, hostility, triage…) as they arrive.")
 @db_option
 @handle_errors
 def listen_command(names: tuple[str, ...], tokens: tuple[str, ...], batch_size: int | None,
-                   flush_interval: float | None, db: str | None) -> None:
+                   flush_interval: float | None, enrich: bool, db: str | None) -> None:
     """Listen live to the configured sources (all, or NAMES) until Ctrl-C / SIGTERM.
 
     Posts are matched against the monitors and stored as they arrive; each source's cursor is
@@ -56,8 +58,16 @@ def listen_command(names: tuple[str, ...], tokens: tuple[str, ...], batch_size: 
     signal.signal(signal.SIGTERM, on_signal)
     with open_store(db) as store:
         click.echo(f"listening ({store.url}); Ctrl-C or SIGTERM stops cleanly", err=True)
-        summary = run_listen(store, list(names) or None, stop, batch_size=batch_size,
-                             flush_interval=flush_interval, tokens=token_map)
+        hook = None
+        if enrich:
+            from ..understand import enrich_store
+
+            def hook(st: Any, post_ids: list[str]) -> None:
+                enrich_store(st, post_ids=post_ids)
+
+        summary = run_listen(store, list(names) or None, stop, enrich_batch=hook,
+                             batch_size=batch_size, flush_interval=flush_interval,
+                             tokens=token_map)
     click.echo(f"stopped: {summary.events:,} events, {summary.imported:,} new posts, "
                f"{summary.deleted:,} deleted, {summary.quarantined:,} quarantined", err=True)
     for name, message in summary.errors.items():
