@@ -39,7 +39,7 @@ _HANDLE_SEP = re.compile(r"[._\-@]+")
 def _combining_re() -> re.Pattern[str]:
     """Every code point with a non-zero canonical combining class, as ranges (built once)."""
     ranges: list[list[int]] = []
-    for c in range(0x300, 0x110000):
+    for c in range(0x300, 0x20000):  # no combining mark lies above plane 1
         if unicodedata.combining(chr(c)):
             if ranges and ranges[-1][1] == c - 1:
                 ranges[-1][1] = c

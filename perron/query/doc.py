@@ -30,6 +30,11 @@ class Doc:
     has_media: bool
     has_geo: bool
     created_at: datetime | None
+    # where the post is, for near:SITE (the store keeps the same values: lat/lon columns and
+    # data.geo.bbox); read by perron.places.site_contains
+    lat: float | None = None
+    lon: float | None = None
+    bbox: tuple[float, float, float, float] | None = None
 
 
 def primary_lang(lang: str | None) -> str | None:
@@ -63,6 +68,9 @@ def doc_of(post: Post, lang: str | None = None) -> Doc:
         has_geo=geo is not None and ((geo.lat is not None and geo.lon is not None)
                                      or geo.bbox is not None),
         created_at=utc(post.created_at),
+        lat=geo.lat if geo is not None else None,
+        lon=geo.lon if geo is not None else None,
+        bbox=geo.bbox if geo is not None else None,
     )
 
 
@@ -95,4 +103,8 @@ def sqlite_created(dt: datetime | None) -> str | None:
     """``created_at`` as stored in SQLite: fixed-width UTC text that sorts like time."""
     if dt is None:
         return None
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # type: ignore[union-attr]
+    d = utc(dt)
+    assert d is not None
+    if d.year < 1000:  # isoformat would not zero-pad to a fixed width
+        return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return d.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

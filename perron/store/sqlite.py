@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import StoreError
+from ..places import register_sqlite
 from ..query.doc import Doc, fts_document, sqlite_created
 from . import migrations
 from .base import POST_COLUMNS, Store
@@ -27,6 +28,7 @@ class SQLiteStore(Store):
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY",
                        "cache_size=-65536", "busy_timeout=30000", "mmap_size=268435456"):
             self.conn.execute(f"PRAGMA {pragma}")
+        register_sqlite(self.conn)  # near:SITE in queries (perron.places.site_sql)
         self._depth = 0
         self.migrate()
 
@@ -64,13 +66,13 @@ class SQLiteStore(Store):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
-            return self.conn.execute(sql, [_adapt(v) for v in params])
+            return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
-            self.conn.executemany(sql, ([_adapt(v) for v in r] for r in rows))
+            self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
 
@@ -98,6 +100,3 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self.conn.close()
 
-
-def _adapt(v: Any) -> Any:
-    return int(v) if isinstance(v, bool) else v
