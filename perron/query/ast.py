@@ -79,6 +79,9 @@ class Field:
     value: str
 
     def __str__(self) -> str:
+        if self.name == "near" and ("://" in self.value
+                                    or any(c.isspace() or c in '()"' for c in self.value)):
+            return f'{self.name}:"{self.value}"'  # a site name with spaces: near:"Usine Nord"
         return f"{self.name}:{self.value}"
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from ..places import site_contains
 from .ast import And, Field, Hashtag, Mention, Near, Node, Not, Or, Phrase, Prefix, Term
 from .doc import Doc
 from .parse import parse, parse_date
+from .sites import SitesArg, SiteTable
 
 Pred = Callable[[Doc, frozenset], bool]
 _PREFIX = "\x01"  # index keys: token | \x01prefix | \x02field=value
@@ -49,15 +51,16 @@ def _phrase_at(words: tuple[str, ...], toks: tuple[str, ...]) -> bool:
         return False
 
 
-def compile_node(node: Node, prefix_keys: bool = False) -> Pred:
+def compile_node(node: Node, prefix_keys: bool = False, sites: SiteTable | None = None) -> Pred:
     """A predicate ``(doc, tokens) -> bool`` with the meaning of ``node``.
 
     ``tokens`` is ``frozenset(doc.tokens)``; with ``prefix_keys`` it must also hold
     ``"\x01" + stem`` for every prefix stem of the query that some token starts with (the
     :class:`Matcher` adds them from its per-token cache, so prefixes cost one set lookup).
+    ``sites`` resolves ``near:NAME`` (an unknown name never matches).
     """
     if isinstance(node, (And, Or, Not, Near)):
-        return _compile_compound(node, prefix_keys)
+        return _compile_compound(node, prefix_keys, sites)
     if isinstance(node, (Hashtag, Mention)):
         tok = node.token
         return lambda d, s: tok in s
@@ -81,11 +84,12 @@ def compile_node(node: Node, prefix_keys: bool = False) -> Pred:
             return lambda d, s: w in s
         return lambda d, s: words[0] in s and _phrase_at(words, d.tokens)
     if isinstance(node, Field):
-        return _field_pred(node)
+        return _field_pred(node, sites)
     raise TypeError(f"not a query node: {node!r}")
 
 
-def _compile_compound(node: And | Or | Not | Near, prefix_keys: bool) -> Pred:
+def _compile_compound(node: And | Or | Not | Near, prefix_keys: bool,
+                      sites: SiteTable | None) -> Pred:
     if isinstance(node, Near):
         left, right, gap = node.left, node.right, node.distance + 1
         lp, rp = compile_node(left, prefix_keys), compile_node(right, prefix_keys)
@@ -97,24 +101,30 @@ def _compile_compound(node: And | Or | Not | Near, prefix_keys: bool) -> Pred:
             return any(abs(i - j) <= gap for i in _positions(left, d.tokens) for j in rs)
         return near
     if isinstance(node, Not):
-        inner = compile_node(node.child, prefix_keys)
+        inner = compile_node(node.child, prefix_keys, sites)
         return lambda d, s: not inner(d, s)
     if isinstance(node, And):
-        preds = tuple(compile_node(c, prefix_keys) for c in node.children)
+        preds = tuple(compile_node(c, prefix_keys, sites) for c in node.children)
         if len(preds) == 2:
             p, q = preds
             return lambda d, s: p(d, s) and q(d, s)
         return lambda d, s: all(p(d, s) for p in preds)
-    preds = tuple(compile_node(c, prefix_keys) for c in node.children)
+    preds = tuple(compile_node(c, prefix_keys, sites) for c in node.children)
     if len(preds) == 2:
         p, q = preds
         return lambda d, s: p(d, s) or q(d, s)
     return lambda d, s: any(p(d, s) for p in preds)
 
 
-def _field_pred(node: Field) -> Pred:
+def _field_pred(node: Field, sites: SiteTable | None) -> Pred:
     v = node.value
     name = node.name
+    if name == "near":
+        site = sites.find(v) if sites is not None else None
+        if site is None:
+            return lambda d, s: False
+        km = sites.max_km  # type: ignore[union-attr]
+        return lambda d, s: d.has_geo and site_contains(site, d, km)
     if name == "lang":
         return lambda d, s: d.lang == v
     if name == "author":
@@ -132,8 +142,10 @@ def _field_pred(node: Field) -> Pred:
     return lambda d, s: d.created_at is not None and d.created_at < dt
 
 
-def matches(node: Node, doc: Doc) -> bool:
-    return compile_node(node)(doc, frozenset(doc.tokens))
+def matches(node: Node, doc: Doc, sites: SitesArg | SiteTable = None) -> bool:
+    """Whether ``doc`` matches ``node`` (``sites``: for ``near:``, see :class:`Matcher`)."""
+    table = sites if isinstance(sites, SiteTable) else SiteTable(sites)
+    return compile_node(node, sites=table)(doc, frozenset(doc.tokens))
 
 
 # --- index ---------------------------------------------------------------------------------
@@ -160,6 +172,8 @@ def triggers(node: Node) -> frozenset[str] | None:
     if isinstance(node, Field):
         if node.name in ("since", "until"):
             return None
+        if node.name == "near":  # only posts with a place can be at a site
+            return frozenset((f"{_FIELD}has=geo",))
         return frozenset((f"{_FIELD}{node.name}={node.value}",))
     if isinstance(node, And):
         options = [t for t in map(triggers, node.children) if t is not None]
@@ -219,7 +233,12 @@ class Matcher:
 
     CACHE_SIZE = 200_000
 
-    def __init__(self, queries: Mapping[str, str | Node]) -> None:
+    def __init__(self, queries: Mapping[str, str | Node], sites: SitesArg = None,
+                 max_km: float | None = None) -> None:
+        """``sites`` (a mapping name → :class:`~perron.places.Site`, or a list of sites)
+        resolve ``near:NAME``; a monitor naming an unknown site never matches. ``max_km``:
+        the largest place box that counts (default: the ``places.max_bbox_km`` setting)."""
+        table = SiteTable(sites, max_km)
         names = sorted(queries)
         self.names = names
         self._preds: list[Pred] = []
@@ -231,7 +250,7 @@ class Matcher:
         for i, name in enumerate(names):
             q = queries[name]
             node = parse(q) if isinstance(q, str) else q
-            self._preds.append(compile_node(node, prefix_keys=True))
+            self._preds.append(compile_node(node, prefix_keys=True, sites=table))
             stems |= _prefix_stems(node)
             keys = triggers(node)
             if keys is None:

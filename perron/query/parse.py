@@ -8,6 +8,7 @@ Grammar (precedence NEAR > NOT > AND, implicit or explicit > OR)::
     unary   := (NOT | '-') unary | near
     near    := primary (NEAR/n primary)?
     primary := '(' or ')' | leaf
+    leaf    := word | prefix* | "phrase" | field:value | near:"site name"
 
 Keywords are case-insensitive, with French synonyms: ET = AND, OU = OR, SAUF = NOT.
 Quote a keyword to search it as a word: ``"ou"``.
@@ -38,7 +39,7 @@ from .ast import (
     or_,
 )
 
-FIELDS = ("lang", "author", "source", "is", "has", "since", "until")
+FIELDS = ("lang", "author", "source", "is", "has", "since", "until", "near")
 IS_VALUES = ("post", "reply", "repost", "quote")
 HAS_VALUES = ("link", "media", "geo")
 _OPS = {"and": "AND", "et": "AND", "or": "OR", "ou": "OR", "not": "NOT", "sauf": "NOT"}
@@ -55,6 +56,7 @@ class _Tok:
     text: str
     col: int  # 1-based
     near: int = 0
+    quoted: str | None = None  # near:"Usine Saint-Jérôme": the text between the quotes
 
 
 def _fail(query: str, col: int, message: str, hint: str) -> QueryError:
@@ -88,7 +90,14 @@ def _lex(query: str) -> list[_Tok]:
             word = query[i:j]
             low = word.lower()
             near = _NEAR.fullmatch(word)
-            if low in _OPS:
+            if low == "near:" and j < n and query[j] == '"':  # a quoted site name
+                end = query.find('"', j + 1)
+                if end < 0:
+                    raise _fail(query, j + 1, "unclosed quote",
+                                'add a closing " after the site name')
+                out.append(_Tok("WORD", query[i:end + 1], i + 1, quoted=query[j + 1:end]))
+                j = end + 1
+            elif low in _OPS:
                 out.append(_Tok(_OPS[low], word, i + 1))
             elif near and (word[:4] == "NEAR" or near.group(1)):
                 if not near.group(2):
@@ -205,6 +214,8 @@ class _Parser:
 
     def leaf(self, tok: _Tok) -> Node:
         word = tok.text
+        if tok.quoted is not None:
+            return self.field(tok, "near", tok.quoted, quoted=True)
         field = _FIELD.fullmatch(word)
         if field and not word.startswith(("#", "@")) and "://" not in word:
             return self.field(tok, field.group(1).lower(), field.group(2))
@@ -236,18 +247,23 @@ class _Parser:
             return Mention(t)
         return Term(t)
 
-    def field(self, tok: _Tok, name: str, value: str) -> Node:
-        vcol = tok.col + len(name) + 1
+    def field(self, tok: _Tok, name: str, value: str, quoted: bool = False) -> Node:
+        vcol = tok.col + len(name) + 1 + quoted
         if name not in FIELDS:
-            aliases = {"langue": "lang", "language": "lang", "auteur": "author", "from": "author"}
+            aliases = {"langue": "lang", "language": "lang", "auteur": "author", "from": "author",
+                       "site": "near", "lieu": "near", "pres": "near", "place": "near"}
             close = difflib.get_close_matches(name, FIELDS + tuple(aliases), n=1, cutoff=0.5)
             guess = aliases.get(close[0], close[0]) if close else None
             hint = (f"did you mean {guess}:?" if guess else
                     "known fields: " + ", ".join(f + ":" for f in FIELDS)) + \
                 " (quote the text to search it as words)"
             raise self.error(tok, f"unknown field {name}:", hint)
+        if name == "near":
+            value = value.strip()
         if not value:
             raise self.error(tok, f"{name}: needs a value", _FIELD_HINTS[name])
+        if name == "near":  # a site name, kept as written: resolved when the query runs
+            return Field(name, value)
         low = value.lower()
         if name == "lang":
             primary = low.replace("_", "-").split("-")[0]
@@ -283,6 +299,8 @@ _FIELD_HINTS = {
     "has": "has: takes one of " + ", ".join(HAS_VALUES),
     "since": "write a date as YYYY-MM-DD (e.g. since:2024-03-01) or an ISO datetime",
     "until": "write a date as YYYY-MM-DD (e.g. until:2024-04-01) or an ISO datetime",
+    "near": 'write a site name, e.g. near:usine or near:"Usine Saint-Jérôme" (list them with '
+            "`perron sites list`)",
 }
 
 

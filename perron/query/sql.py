@@ -7,15 +7,20 @@ expression is two-valued (never NULL), so ``NOT`` means the same as in the strea
 
 Column assumptions: ``source``, ``kind``, ``has_*`` and (PostgreSQL) ``tsv`` are NOT NULL;
 ``lang``, ``handle_key`` and ``created_at`` may be NULL (unknown never matches a field test).
+``near:SITE`` is :func:`perron.places.site_sql` (reads ``lat``, ``lon`` and ``data``'s
+``geo.bbox``; SQLite needs :func:`perron.places.register_sqlite` on the connection); an unknown
+site compiles to a false expression, like the stream matcher.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from ..places import site_sql
 from .ast import And, Field, Hashtag, Mention, Near, Node, Not, Or, Phrase, Prefix, Term, is_text
 from .doc import sqlite_created
 from .parse import parse_date
+from .sites import SitesArg, SiteTable
 
 Dialect = Literal["sqlite", "postgresql"]
 _COLUMNS = {"lang": "lang", "author": "handle_key", "source": "source", "is": "kind"}
@@ -84,11 +89,12 @@ def _and_not(pos: list[str], neg: list[str]) -> str:
 
 
 class _Compiler:
-    def __init__(self, dialect: Dialect, alias: str) -> None:
+    def __init__(self, dialect: Dialect, alias: str, sites: SiteTable) -> None:
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unknown SQL dialect {dialect!r}")
         self.dialect = dialect
         self.a = alias
+        self.sites = sites
         self.ph = "?" if dialect == "sqlite" else "%s"
         self.params: list = []
 
@@ -157,6 +163,13 @@ class _Compiler:
         if name in _COLUMNS:
             col = f"{a}.{_COLUMNS[name]}"
             return f"({col} IS NOT NULL AND {col} = {self.p(v)})"
+        if name == "near":
+            site = self.sites.find(v)
+            if site is None:
+                return "1 = 0"
+            sql, params = site_sql(site, self.dialect, a, self.sites.max_km)
+            self.params.extend(params)
+            return sql
         if name == "has":
             col = f"{a}.has_{v}"
             return f"{col} = 1" if self.dialect == "sqlite" else f"{col} IS TRUE"
@@ -211,11 +224,13 @@ def tsquery(node: Node) -> str:
     raise TypeError(f"not a text node: {node!r}")
 
 
-def compile_sql(node: Node, dialect: Dialect, alias: str = "p") -> tuple[str, list]:
+def compile_sql(node: Node, dialect: Dialect, alias: str = "p", sites: SitesArg = None,
+                max_km: float | None = None) -> tuple[str, list]:
     """``(where_sql, params)``: a boolean expression over ``posts AS alias`` meaning ``node``.
 
-    Placeholders are ``?`` for sqlite and ``%s`` for postgresql (psycopg)."""
+    Placeholders are ``?`` for sqlite and ``%s`` for postgresql (psycopg). ``sites`` and
+    ``max_km`` resolve ``near:NAME`` as :class:`~perron.query.match.Matcher` does."""
     if not alias.isidentifier():
         raise ValueError(f"bad SQL alias {alias!r}")
-    c = _Compiler(dialect, alias)
+    c = _Compiler(dialect, alias, SiteTable(sites, max_km))
     return c.node(node), c.params

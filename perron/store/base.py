@@ -297,7 +297,11 @@ class Store:
         return dict(self.query("SELECT name, query FROM monitors ORDER BY name"))
 
     def monitor_add(self, name: str, query: str, *, replace: bool = False) -> None:
-        parse(query)  # raises QueryError with the column
+        from ..places import list_sites
+        from ..query.sites import validate_sites
+
+        # raises QueryError with the column (bad syntax, or near: naming no site)
+        validate_sites(parse(query), list_sites(self), query)
         with self.transaction():
             if self.scalar("SELECT 1 FROM monitors WHERE name = ?", [name]):
                 if not replace:
@@ -324,14 +328,18 @@ class Store:
         return str(q)
 
     def matcher(self) -> Matcher:
-        return Matcher(self.monitors())
+        from ..places import list_sites
+
+        return Matcher(self.monitors(), sites=list_sites(self))
 
     def backfill(self, name: str) -> int:
         """Tag every stored post matching monitor ``name``; returns how many matched."""
+        from ..places import list_sites
         from ..query.sql import compile_sql
 
         node = parse(self.monitor_query(name))
-        where, params = compile_sql(node, self.dialect, "p")  # type: ignore[arg-type]
+        where, params = compile_sql(node, self.dialect, "p",  # type: ignore[arg-type]
+                                    sites=list_sites(self))
         with self.transaction():
             self.execute(f"INSERT INTO post_monitors (post_rowid, monitor) SELECT p.rowid, ? "
                          f"FROM posts p WHERE {where} ON CONFLICT DO NOTHING", [name, *params])
@@ -341,11 +349,15 @@ class Store:
     def search(self, query: str | None = None, *, monitor: str | None = None,
                limit: int | None = None, oldest_first: bool = False) -> Iterator[dict[str, Any]]:
         """Posts matching a query (and/or tagged by a monitor), newest first."""
+        from ..places import list_sites
+        from ..query.sites import validate_sites
         from ..query.sql import compile_sql
 
         clauses, params = [], []
         if query:
-            sql, qparams = compile_sql(parse(query), self.dialect, "p")  # type: ignore[arg-type]
+            node, sites = parse(query), list_sites(self)
+            validate_sites(node, sites, query)  # near: naming no site: say so, don't find nothing
+            sql, qparams = compile_sql(node, self.dialect, "p", sites=sites)  # type: ignore[arg-type]
             clauses.append(sql)
             params.extend(qparams)
         if monitor:
