@@ -17,7 +17,7 @@ import ijson
 
 from ..errors import NormalizeError
 from ..models import Media, Metrics, post_id
-from .base import Malformed, Record, dumps, jsonl_records
+from .base import Malformed, PrefixedReader, Record, dumps, jsonl_records
 
 SOURCE = "twitter"
 
@@ -177,36 +177,6 @@ def unique(values: list[str]) -> list[str]:
 
 
 # --- splitting inputs ---------------------------------------------------------------------
-
-
-class PrefixedReader(io.RawIOBase):
-    """``head`` bytes already read, then the rest of ``fp``: lets a format sniff a stream that
-    cannot seek (gzip, zstd, zip members) and still hand the whole of it to a parser."""
-
-    def __init__(self, head: bytes, fp: BinaryIO) -> None:
-        self._head = head
-        self._fp = fp
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        want = len(buffer)
-        if self._head:
-            chunk, self._head = self._head[:want], self._head[want:]
-        else:
-            chunk = self._fp.read(want)
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-    def read(self, size: int = -1) -> bytes:  # faster than readinto for ijson's big reads
-        if size is None or size < 0:
-            out, self._head = self._head + self._fp.read(), b""
-            return out
-        if self._head:
-            chunk, self._head = self._head[:size], self._head[size:]
-            return chunk
-        return self._fp.read(size)
 
 
 _WS = b" \t\r\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import ijson
 import msgspec
@@ -104,6 +104,54 @@ def _tell(fp: BinaryIO) -> int | None:
         return fp.tell()
     except (OSError, io.UnsupportedOperation):
         return None
+
+
+class PrefixedReader(io.RawIOBase):
+    """``head`` bytes already read, then the rest of ``fp``: lets a format sniff a stream that
+    cannot seek (gzip, zstd, zip members) and still hand the whole of it to a parser."""
+
+    def __init__(self, head: bytes, fp: BinaryIO) -> None:
+        self._head = head
+        self._fp = fp
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:  # so that errors can say where they happened
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def read(self, size: int | None = -1) -> bytes:  # faster than readinto for ijson's reads
+        if size is None or size < 0:
+            out, self._head = self._head + self._fp.read(), b""
+        elif self._head:
+            out, self._head = self._head[:size], self._head[size:]
+        else:
+            out = self._fp.read(size)
+        self._pos += len(out)
+        return out
+
+
+def peek(fp: BinaryIO, size: int = 64 * 1024) -> tuple[bytes, BinaryIO]:
+    """The first ``size`` bytes of ``fp`` and a stream that still starts at the beginning
+    (less a UTF-8 byte order mark, which JSON parsers reject)."""
+    head = fp.read(size).removeprefix(b"\xef\xbb\xbf")
+    return head, io.BufferedReader(PrefixedReader(head, fp))  # type: ignore[return-value]
+
+
+def first_line_is_json(head: bytes) -> bool:
+    """True for JSON Lines (and a one-line document): the first line is a whole JSON value."""
+    line = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
+    try:
+        _json.decode(line)
+    except msgspec.DecodeError:
+        return False
+    return True
 
 
 def head_text(head: bytes) -> str:

@@ -24,8 +24,7 @@ from typing import Any, BinaryIO
 
 from ..errors import NormalizeError
 from ..models import Author, Batch, Deletion, Interaction, Media, Post
-from .base import Format, Malformed, Options, Record, head_text, jsonl_records, loads
-from .mastodon import peek
+from .base import Format, Malformed, Options, Record, head_text, jsonl_records, loads, peek
 
 SOURCE = "bluesky"
 POST = "app.bsky.feed.post"

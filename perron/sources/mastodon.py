@@ -20,7 +20,6 @@ author is kept when it is among the mentions.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,7 +27,6 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import ijson
-import msgspec
 from ijson.common import ObjectBuilder
 
 from ..errors import NormalizeError
@@ -39,10 +37,12 @@ from .base import (
     Options,
     Record,
     dumps,
+    first_line_is_json,
     head_text,
     json_items,
     jsonl_records,
     loads,
+    peek,
 )
 from .html_text import html_to_text, render_html
 
@@ -53,50 +53,6 @@ _MEDIA_KIND = {"image": "photo", "video": "video", "gifv": "animated_gif", "audi
 
 
 # -- reading ---------------------------------------------------------------------------------
-
-class _Replay(io.RawIOBase):
-    """``head`` followed by the rest of ``fp``: look at the start of a stream, then read it all."""
-
-    def __init__(self, head: bytes, fp: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._fp = fp
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:  # so that errors can say where they happened
-        return self._pos
-
-    def readinto(self, b: Any) -> int:
-        if self._head:
-            n = min(len(b), len(self._head))
-            b[:n] = self._head[:n]
-            self._head = self._head[n:]
-        else:
-            data = self._fp.read(len(b))
-            n = len(data)
-            b[:n] = data
-        self._pos += n
-        return n
-
-
-def peek(fp: BinaryIO, size: int = 64 * 1024) -> tuple[bytes, BinaryIO]:
-    """The first ``size`` bytes of ``fp`` and a stream that still starts at the beginning
-    (less a UTF-8 byte order mark, which JSON parsers reject)."""
-    head = fp.read(size).removeprefix(b"\xef\xbb\xbf")
-    return head, io.BufferedReader(_Replay(head, fp))
-
-
-def first_line_is_json(head: bytes) -> bool:
-    """True for JSON Lines (and a one-line document): the first line is a whole JSON value."""
-    line = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
-    try:
-        msgspec.json.decode(line)
-    except msgspec.DecodeError:
-        return False
-    return True
-
 
 def _statuses_or_object(fp: BinaryIO) -> Iterator[Record | Malformed]:
     """A pretty-printed object: a search response (one record per status, streamed) or one

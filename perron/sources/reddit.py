@@ -31,12 +31,13 @@ from .base import (
     Options,
     Record,
     dumps,
+    first_line_is_json,
     head_text,
     json_items,
     jsonl_records,
     loads,
+    peek,
 )
-from .mastodon import first_line_is_json, peek
 
 SOURCE = "reddit"
 BASE = "https://www.reddit.com"
