@@ -119,7 +119,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         when = (r.get("created_at") or "")[:16].replace("T", " ")
         text = " ".join((r.get("text") or "").split())
-        head = f"{when:16}  {r.get('source', ''):9}  @{(r.get('author_handle') or '?')[:17]:17}  "
+        head = f"{when:16}  {r.get('source', ''):9}  {('@' + r['author_handle'] if r.get('author_handle') else '—')[:18]:18}  "
         room = max(20, width - len(head))
         click.echo(head + (text[: room - 1] + "…" if len(text) > room else text))
 

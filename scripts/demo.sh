@@ -24,16 +24,26 @@ $P import --no-progress demo/data/ftr-french-tweets.csv --format csv --map sourc
 say "3. Importing the same files again adds nothing"
 $P import --no-progress demo/data/twitter-v2-brexit-kpop.jsonl
 
-say "4. What the store holds"
+say "4. Understanding: language, sentiment, hostility, irony, complaints, claims, triage"
+$P facts add "le vaccin contient une puce 5G" --false-claim \
+  --correction "Aucun vaccin ne contient de puce électronique." --source https://www.who.int/
+$P enrich
+
+say "5. What the store holds"
 $P stats
 
-say "5. Search: accents and elisions do not matter (l'État = etat)"
+say "6. Search: accents and elisions do not matter (l'État = etat)"
 $P search 'lang:fr (etat OR "l'"'"'État")' -n 5
 
-say "6. Search: #Brexit posts that are not retweets, with a link"
+say "7. Search: #Brexit posts that are not retweets, with a link"
 $P search '#brexit -is:repost has:link' -n 5
 
-say "7. The nytimes monitor"
-$P monitor show nytimes -n 5
+say "8. The responder's queue: what to answer first, and why"
+$P triage list --outcome restoration -n 5
+first=$($P triage list --outcome restoration -n 1 --json | .venv/bin/python -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+$P triage explain "$first"
+
+say "9. Influence by what people do (not follower counts) on #Brexit"
+$P influencers brexit --top 8
 
 printf '\nStore: %s — try: PERRON_DB=%s %s search "votre requête"\n' "$DB" "$DB" "$P"
