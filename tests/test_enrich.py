@@ -155,3 +155,59 @@ def test_unknown_task_and_language() -> None:
     with pytest.raises(PerronError):
         classify("sentiment", ["x"], lang="de")
     assert classify("sentiment", []) == []
+
+
+PINNED = [  # outputs of the shipped models before the speed work; the fast paths must keep them
+    ("shut up you stupid idiot, you are a piece of shit", "en", "offensive", "offensive",
+     ["« stupid » (+4.7)", "« idiot » (+4.5)", "« shit » (+3.4)"]),
+    ("shut up you stupid idiot, you are a piece of shit", "en", "sentiment", "negative",
+     ["« stupid » (+1.2)", "« idiot » (+1.2)", "« shit » (+0.7)"]),
+    ("Oh great, another Monday morning. I just love being stuck in traffic #not", "en", "irony",
+     "irony", ["« great » (+1.3)", "« love » (+1.1)", "« Oh » (+0.7)"]),
+]
+
+
+def test_pinned_outputs() -> None:
+    for text, lang, task, label, reasons in PINNED:
+        pred = enrich([text], langs=[lang])[0][task]
+        assert (pred.label, pred.reasons) == (label, reasons)
+
+
+def test_batched_reasons_match_the_single_model_path() -> None:
+    texts = ["shut up you stupid idiot", "Merci pour votre aide, service au top !",
+             "Oh great, another Monday #not http://x.co @bob", "lol lol lol lol", "",
+             "Quelle honte, c'est vraiment nul et décevant !!!", "😀 :) <3 #JeSuisFâché"]
+    langs = ["en", "fr", "en", "en", "fr", "fr", "en"]
+    rows = enrich(texts, langs=langs)
+    for task in ("sentiment", "offensive", "hate", "irony", "complaint", "claim"):
+        for lang in ("en", "fr"):
+            idx = [i for i, lg in enumerate(langs) if lg == lang]
+            single = LinearBackend(task, lang).predict([texts[i] for i in idx])
+            for i, pred in zip(idx, single, strict=True):
+                got = rows[i][task]
+                assert (got.label, got.reasons) == (pred.label, pred.reasons)
+                assert all(abs(got.scores[k] - pred.scores[k]) < 1e-6 for k in pred.scores)
+
+
+def test_fast_sort_equals_lexsort() -> None:
+    import numpy as np
+
+    from perron.enrich.linear import _by_doc_then_value
+
+    rng = np.random.default_rng(0)
+    doc = np.sort(rng.integers(0, 50, 2000))
+    val = np.round(rng.normal(size=2000), 1)  # many exact ties
+    assert (_by_doc_then_value(doc, val) == np.lexsort((-val, doc))).all()
+    assert len(_by_doc_then_value(doc[:0], val[:0])) == 0
+
+
+def test_tokenizer_specials_and_language_cleaning() -> None:
+    f = Featurizer()
+    got = [(k, t) for k, t, _ in f.tokenize(
+        "a@b x @bob #@al :) :-( <3 ^^ :'( http://x.co/#a www.a.b http URL don't")]
+    assert got == [("w", "a"), ("w", "b"), ("w", "x"), ("s", "<user>"), ("s", "<user>"),
+                   ("s", "<emo>:)"), ("s", "<emo>:("), ("s", "<emo><3"), ("s", "<emo>^^"),
+                   ("s", "<emo>:'("), ("s", "<url>"), ("s", "<url>"), ("s", "<url>"),
+                   ("s", "<url>"), ("w", "do"), ("w", "not")]
+    for text in ("http://x.co/#a\tb", "#@bob\n#x", "a@b #c www.x#y\r", "plain text"):
+        assert language._clean(text) == language._CLEAN.sub(" ", text)

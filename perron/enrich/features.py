@@ -26,6 +26,9 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
+from zlib import crc32 as _crc32
 
 import numpy as np
 from scipy import sparse
@@ -37,11 +40,13 @@ DENSE = ("lex_pos", "lex_neg", "shout", "exclaim", "question", "length")
 N_DENSE = len(DENSE)  # buckets 0..N_DENSE-1 hold the dense columns
 _CACHE_MAX = 400_000
 
-_URL = r"(?:https?://|www\.)\S+|\bhttp\b|\bURL\b"
-_MENTION = r"(?<![\w@])@\w+"
+# The lookaheads on first characters (and the mention's lookbehind placed after its "@") only
+# make the regex fail faster on ordinary letters; they match exactly what the plain forms match.
+_URL = r"(?=[hwU])(?:(?:https?://|www\.)\S+|\bhttp\b|\bURL\b)"
+_MENTION = r"@(?<![\w@]@)\w+"
 _TAG = r"#[^\W_]\w*"
 _WORD = r"[^\W_]+(?:['’][^\W_]+)*"
-_EMOTICON = r"(?<!\w)(?:[:;=]-?(?:\)+|\(+|D\b|P\b|p\b|/(?!/)|\|)|<3+|\^\^|:'\()"
+_EMOTICON = r"(?=[:;=<^])(?<!\w)(?:[:;=]-?(?:\)+|\(+|D\b|P\b|p\b|/(?!/)|\|)|<3+|\^\^|:'\()"
 _EMOJI = "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u203C\u2049\u3030]"
 _PUNCT = r"[!?¿¡]+|\.{3,}|…"
 _TOKEN_RE = re.compile(
@@ -59,6 +64,8 @@ NEGATORS = frozenset({
     "ne", "pas", "jamais", "rien", "aucun", "aucune", "sans", "ni",
 })
 _NEG_SCOPE = 3
+_SHIFT = 40  # bigram cache key: (previous unit id + 2) << _SHIFT, plus the next unit id
+_END = (1 << _SHIFT) - 1  # "next unit" of the end of a post
 
 
 def bucket(feature: str) -> int:
@@ -93,7 +100,7 @@ class Featurizer:
         self.keep = keep
         self._raw: dict[str, list[tuple[str, str, str]]] = {}
         self._records: dict[str, list] = {}
-        self._pairs: dict[tuple[int, int], int] = {}
+        self._pairs: dict[int, int] = {}
         self._grams: dict[str, int] = {}
         self._chars: dict[str, tuple[int, ...]] = {}
         self.unit_ids: dict[str, int] = {}
@@ -117,11 +124,15 @@ class Featurizer:
                         raw.clear()
                     got = raw[value] = [("w", tok, surf) for tok, surf in _word_tokens(value)]
                 out.extend(got)
-            elif kind == "tag":
-                out.append(("s", "#" + fold(value[1:]), value))
-                for part in _CAMEL_RE.findall(value[1:]):
-                    for tok, surf in _word_tokens(part):
-                        out.append(("w", tok, surf))
+            elif kind == "tag":  # cached like words (a word never starts with "#")
+                got = raw.get(value)
+                if got is None:
+                    if len(raw) > _CACHE_MAX:
+                        raw.clear()
+                    got = raw[value] = [("s", "#" + fold(value[1:]), value)] + [
+                        ("w", tok, surf) for part in _CAMEL_RE.findall(value[1:])
+                        for tok, surf in _word_tokens(part)]
+                out.extend(got)
             elif kind == "url":
                 out.append(("s", "<url>", value))
             elif kind == "mention":
@@ -136,40 +147,42 @@ class Featurizer:
         return out
 
     # -- units ----------------------------------------------------------------------------------
+    def _new_unit(self, key: str, buckets: tuple[int, ...]) -> int:
+        got = len(self.unit_buckets)
+        self.unit_ids[key] = got
+        self.unit_buckets.append(buckets)
+        self._unit_len.append(len(buckets))
+        return got
+
     def _unit(self, key: str) -> int:
         got = self.unit_ids.get(key)
         if got is None:
-            got = len(self.unit_buckets)
             kind, body = key[0], key[2:]
             if kind in "wn":
                 chars = self._chars.get(body)
                 if chars is None:
                     padded = f"<{body}>"
-                    grams = {padded[i:i + n] for n in (2, 3, 4, 5)
-                             for i in range(len(padded) - n + 1)}
+                    grams = set(map(padded.__getitem__, _gram_slices(len(padded))))
                     cache = self._grams
                     if len(cache) > _CACHE_MAX:
                         cache.clear()
-                    out = []
-                    for g in grams:
-                        b = cache.get(g)
-                        if b is None:
-                            b = cache[g] = bucket("c:" + g)
-                        out.append(b)
+                    out = list(map(cache.get, grams))
+                    if None in out:
+                        for i, g in enumerate(grams):
+                            if out[i] is None:
+                                out[i] = cache[g] = N_DENSE + _crc32(
+                                    ("c:" + g).encode("utf-8")) % (DIM - N_DENSE)
                     chars = self._chars[body] = tuple(sorted(out))
                 buckets = (bucket(key),) + chars
             else:
                 buckets = (bucket(key),)
-            self.unit_ids[key] = got
-            self.unit_buckets.append(buckets)
-            self._unit_len.append(len(buckets))
+            got = self._new_unit(key, buckets)
         return got
 
     def units(self, texts: Sequence[str], langs: Sequence[str | None] | None = None) -> Units:
         """Featurize a batch. ``langs`` picks the lexicon per text (None: all lexicons summed)."""
         ids: list[int] = []
         offsets = [0]
-        tok: list[int] = []
         tok_offsets = [0]
         surfaces: list[str] = []
         dense = np.zeros((len(texts), N_DENSE), dtype=np.float32)
@@ -184,12 +197,12 @@ class Featurizer:
             li = lex_index.get(lang, n_all) if lang is not None else n_all
             neg_left = 0
             prev = "<s>"
-            prev_id = -1
+            prev_key = 1 << _SHIFT  # previous unit id -1: start of post
             pos_sum = neg_sum = 0.0
             caps = exclaim = quest = 0
             gid = len(surfaces)
+            surfaces.extend([x[2] for x in tokens])
             for kind, t, surf in tokens:
-                surfaces.append(surf)
                 if kind == "w":
                     rec = records.get(t)
                     if rec is None:
@@ -225,23 +238,25 @@ class Featurizer:
                         neg_left = 0
                         exclaim += "!" in t
                         quest += "?" in t
-                uid = pairs.get((prev_id, cur_id))
-                ids.append(uid if uid is not None else self._pair(prev_id, cur_id, prev, t))
-                tok.append(gid)
-                tok.append(gid)
+                uid = pairs.get(prev_key + cur_id)
+                ids.append(uid if uid is not None else self._pair(prev_key + cur_id, prev, t))
                 gid += 1
                 prev = t
-                prev_id = cur_id
+                prev_key = (cur_id + 2) << _SHIFT
             if tokens:
-                uid = pairs.get((prev_id, -2))
-                ids.append(uid if uid is not None else self._pair(prev_id, -2, prev, "</s>"))
-                tok.append(gid - 1)
+                uid = pairs.get(prev_key + _END)
+                ids.append(uid if uid is not None else self._pair(prev_key + _END, prev, "</s>"))
             offsets.append(len(ids))
             tok_offsets.append(gid)
             dense[d] = (pos_sum / 4.0, neg_sum / 4.0, min(caps, 5) / 5.0, min(exclaim, 3) / 3.0,
                         min(quest, 3) / 3.0, min(len(tokens), 60) / 60.0)
         ids_arr = np.asarray(ids, dtype=np.int64)
         off_arr = np.asarray(offsets, dtype=np.int64)
+        tok_off = np.asarray(tok_offsets, dtype=np.int64)
+        # entries per token: its unigram and the bigram ending on it, + the end bigram of a post
+        per_tok = np.full(len(surfaces), 2, dtype=np.int64)
+        per_tok[tok_off[1:][tok_off[1:] > tok_off[:-1]] - 1] += 1
+        tok = np.repeat(np.arange(len(surfaces), dtype=np.int64), per_tok)
         if len(self._len_arr) < len(self._unit_len):
             self._len_arr = np.asarray(self._unit_len, dtype=np.float32)
         counts = np.zeros(len(texts), dtype=np.float32)
@@ -249,9 +264,7 @@ class Featurizer:
         if len(ids_arr):
             counts[nonempty] = np.add.reduceat(self._len_arr[ids_arr], off_arr[:-1][nonempty])
         scale = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
-        return Units(ids_arr, off_arr, np.asarray(tok, dtype=np.int64),
-                     np.asarray(tok_offsets, dtype=np.int64), surfaces, dense,
-                     scale.astype(np.float32))
+        return Units(ids_arr, off_arr, tok, tok_off, surfaces, dense, scale.astype(np.float32))
 
     def _record(self, t: str) -> list:  # [unit id, negated unit id or -1, negator?, valences]
         """Per folded word: unit ids (plain, negated), negator flag, valence per lexicon + sum."""
@@ -263,26 +276,29 @@ class Featurizer:
         self._records[t] = rec
         return rec
 
-    def _pair(self, a_id: int, b_id: int, a: str, b: str) -> int:
-        """Bigram unit (cached by the two tokens' unit ids: -1 start, -2 end of post).
+    def _pair(self, key: int, a: str, b: str) -> int:
+        """Bigram unit, cached by ``key`` (the two tokens' unit ids; see ``_SHIFT``).
 
         At run time a bigram whose bucket no model uses is the shared empty unit."""
         if len(self._pairs) > _CACHE_MAX:
             self._pairs.clear()
-        key = "b:" + a + " " + b
-        if self.keep is not None and bucket(key) not in self.keep:
+        name = "b:" + a + " " + b
+        col = N_DENSE + _crc32(name.encode("utf-8")) % (DIM - N_DENSE)  # bucket(name), inlined
+        if self.keep is not None and col not in self.keep:
             uid = self._null
         else:
-            uid = self._unit(key)
-        self._pairs[(a_id, b_id)] = uid
+            got = self.unit_ids.get(name)
+            uid = got if got is not None else self._new_unit(name, (col,))
+        self._pairs[key] = uid
         return uid
 
     def unit_matrix(self, start: int = 0, stop: int | None = None) -> sparse.csr_matrix:
         """Units × DIM 0/1 matrix of the units ``start:stop`` (each row: the unit's buckets)."""
         rows = self.unit_buckets[start:stop]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(r) for r in rows])
-        indices = np.fromiter((b for r in rows for b in r), dtype=np.int32, count=int(indptr[-1]))
+        indptr[1:] = np.cumsum(np.asarray(self._unit_len[start:stop], dtype=np.int64)
+                               if start > 0 else [len(r) for r in rows])
+        indices = np.fromiter(chain.from_iterable(rows), dtype=np.int32, count=int(indptr[-1]))
         return sparse.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
                                  shape=(len(rows), DIM))
 
@@ -298,8 +314,17 @@ class Featurizer:
         return sparse.csr_matrix(X + dense, dtype=np.float32)
 
 
+@lru_cache(maxsize=256)
+def _gram_slices(length: int) -> tuple[slice, ...]:
+    """Slices of the character 2- to 5-grams of a padded word of ``length`` characters."""
+    return tuple(slice(i, i + n) for n in (2, 3, 4, 5) for i in range(length - n + 1))
+
+
 def _word_tokens(value: str) -> list[tuple[str, str]]:
     """Folded tokens of one written word (elisions, ``n't``, elongations)."""
+    if "'" not in value and "’" not in value:  # the common case, same result as below
+        f = _ELONG_RE.sub(r"\1\1", fold(value))
+        return [(f, value)] if f else []
     parts = _APOS_RE.split(value)
     folded = [_ELONG_RE.sub(r"\1\1", fold(p)) for p in parts]
     if len(parts) == 2 and folded[1] == "t" and folded[0].endswith("n"):  # don't, can't

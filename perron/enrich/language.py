@@ -22,6 +22,15 @@ from perron.errors import PerronError
 MODELS = Path(__file__).parent / "models"
 MODEL_NAME = "fasttext-lid.176.ftz"
 _CLEAN = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w+|[#\n\r\t]")
+_LINKS = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w+")
+_BLANK = str.maketrans("#\n\r\t", "    ")
+
+
+def _clean(text: str) -> str:
+    """``_CLEAN.sub(" ", text)``, faster: links and mentions first, then single characters."""
+    if "@" in text or "http" in text or "www." in text:
+        text = _LINKS.sub(" ", text)
+    return text.translate(_BLANK)
 _LETTER = re.compile(r"[^\W\d_]")
 DEFAULTS = {"boost": {"fr": 2.0, "en": 1.5}, "threshold": 0.5, "k": 5}
 
@@ -64,7 +73,7 @@ def detect(texts: Sequence[str], threshold: float | None = None) -> list[tuple[s
     predict = _model().f.predict
     out: list[tuple[str, float]] = []
     for text in texts:
-        clean = _CLEAN.sub(" ", text or "")
+        clean = _clean(text or "")
         if not _LETTER.search(clean):
             out.append(("und", 0.0))
             continue
