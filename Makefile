@@ -24,7 +24,7 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check perron tests
+	$(VENV)/bin/ruff check perron tests bench train eval
 
 bench: setup
 	@bash scripts/ensure-test-deps.sh

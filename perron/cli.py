@@ -119,7 +119,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         when = (r.get("created_at") or "")[:16].replace("T", " ")
         text = " ".join((r.get("text") or "").split())
-        head = f"{when:16}  {r.get('source', ''):9}  {('@' + r['author_handle'] if r.get('author_handle') else '—')[:18]:18}  "
+        who = ("@" + r["author_handle"] if r.get("author_handle") else "—")[:18]
+        head = f"{when:16}  {r.get('source', ''):9}  {who:18}  "
         room = max(20, width - len(head))
         click.echo(head + (text[: room - 1] + "…" if len(text) > room else text))
 
@@ -339,7 +340,7 @@ def monitor_backfill(name: str, db: str | None) -> None:
 
 def _register() -> None:
     """Command groups that live in perron/commands/, added explicitly (no discovery)."""
-    from .commands import alerts, influence, listen, sites, understand
+    from .commands import alerts, influence, listen, sites, understand, web
 
     for cmd, name in ((understand.enrich_command, "enrich"),
                       (understand.classify_command, "classify"),
@@ -350,11 +351,23 @@ def _register() -> None:
     for cmd in (influence.influencers_command, influence.audit_command, influence.graph_group,
                 influence.ratecard_group, influence.influence_check_command,
                 alerts.alerts_group, alerts.spikes_group, sites.sites_group,
-                listen.listen_command, listen.sources_group):
+                listen.listen_command, listen.sources_group, web.serve_command,
+                web.workspace_group, web.users_group, web.tokens_group):
         main.add_command(cmd)
 
 
+def _help_everywhere(cmd: click.Command) -> None:
+    """``-h`` works on every command, however it is invoked: click caches a command's help option
+    the first time it builds one, so inheriting it from the parent context is not enough."""
+    cmd.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if getattr(cmd, "_help_option", None) is not None:  # built before this ran (click ≥ 8.2)
+        cmd._help_option = None  # type: ignore[attr-defined]
+    for sub in getattr(cmd, "commands", {}).values():
+        _help_everywhere(sub)
+
+
 _register()
+_help_everywhere(main)
 
 if __name__ == "__main__":
     main()

@@ -46,4 +46,19 @@ $P triage explain "$first"
 say "9. Influence by what people do (not follower counts) on #Brexit"
 $P influencers brexit --top 8
 
+say "10. The dashboard: one demo workspace over this store, one demo user per role"
+CONTROL="${DB%.db}-control.db"
+rm -f "$CONTROL" "$CONTROL-wal" "$CONTROL-shm"
+.venv/bin/python - "$CONTROL" "$DB" <<'PY'
+import sys
+from perron.web.demo import seed_demo
+for email, password, role in seed_demo(sys.argv[1], sys.argv[2]):
+    print(f"  {role:<10} {email:<24} password: {password}")
+PY
+PORT="${DEMO_PORT:-8000}"
 printf '\nStore: %s — try: PERRON_DB=%s %s search "votre requête"\n' "$DB" "$DB" "$P"
+printf 'Dashboard: http://127.0.0.1:%s/w/demo/inbox  (log in with a demo user above; demo passwords only)\n' "$PORT"
+if [ "${DEMO_SERVE:-1}" = "1" ]; then
+  printf 'Serving until Ctrl-C (DEMO_SERVE=0 make demo skips this step).\n'
+  exec $P serve --db "$CONTROL" --port "$PORT"
+fi
