@@ -84,8 +84,8 @@ def build(ws_url: str, n: int, batch: int = 20_000) -> None:
                                 replies=rng.randrange(5), quotes=0)))
         store.write([Batch(posts=posts)])
         print(f"\r  {min(n, start + batch):,} posts ({time.time() - t:.0f} s)", end="",
-              flush=True)
-    print(flush=True)
+              flush=True, file=sys.stderr)
+    print(flush=True, file=sys.stderr)
     now = store.ts(datetime.now(UTC))
     outcomes = ("restoration", "fix_the_facts", "monitor_only", "concurrence", "let_stand")
     path = json.dumps({"path": [{"question": "Q1", "answer": False, "evidence": "négatif 0.9"},

@@ -7,6 +7,7 @@ from perron.enrich.triage import (
     FactSheet,
     FalseClaim,
     TriageSettings,
+    match_contradicted_fact,
     match_false_claim,
     triage,
 )
@@ -94,6 +95,34 @@ def test_q4_unrelated_claim_is_not_matched() -> None:
     sheet = FactSheet(false_claims=[FalseClaim("L'usine de Lyon va fermer en janvier", "non")])
     assert match_false_claim("Le concert de Lyon est annulé", sheet, 0.6) is None
     assert match_false_claim("l'usine de LYON fermer janvier", sheet, 0.6) is not None
+
+
+def test_q4_post_contradicting_a_fact_by_negation_is_fix_the_facts() -> None:
+    sheet = FactSheet(facts=["Le vaccin contre la grippe est gratuit pour les plus de 65 ans"])
+    ctx = Context(facts=sheet)
+    r = triage(sig(neg=0.5, neu=0.45, pos=0.05, claim=0.7),
+               "Le vaccin contre la grippe n'est pas gratuit, même après 65 ans !", ctx)
+    assert r.outcome == "fix_the_facts"
+    assert "contredit le fait" in r.path[3].evidence and "négation" in r.path[3].evidence
+    assert "gratuit pour les plus de 65 ans" in r.path[3].evidence
+    # repeating the fact is agreement, not a contradiction
+    same = triage(sig(neg=0.5, neu=0.45, pos=0.05, claim=0.7),
+                  "Rappel : le vaccin contre la grippe est gratuit dès 65 ans", ctx)
+    assert same.outcome != "fix_the_facts"
+
+
+def test_q4_other_numbers_contradict_a_fact_english_negation_too() -> None:
+    sheet = FactSheet(facts=["The Lyon factory closes in 2030", "Refunds are paid within 14 days"])
+    hit = match_contradicted_fact("Heard the Lyon factory closes in 2026??", sheet, 0.6)
+    assert hit is not None and hit[0] == "The Lyon factory closes in 2030"
+    assert hit[2] == "2026 ≠ 2030"
+    neg = match_contradicted_fact("Refunds aren't paid within days, forget it", sheet, 0.6)
+    assert neg is not None and neg[2] == "negation"
+    assert match_contradicted_fact("The Lyon factory closes in 2030", sheet, 0.6) is None
+    assert match_contradicted_fact("Paris concert in 2026", sheet, 0.6) is None
+    # a known false claim wins over a contradicted fact, and the claim model gates weak overlaps
+    r = triage(sig(neg=0.5, neu=0.45, pos=0.05, claim=0.1), "Lyon closes 2026", Context(facts=sheet))
+    assert r.outcome != "fix_the_facts"
 
 
 def test_q5_complaint_is_restoration() -> None:

@@ -232,6 +232,8 @@ def facts_group() -> None:
 @handle_errors
 def facts_add(text: str, false_claim: bool, correction: str | None, sources: tuple[str, ...],
               db: str | None) -> None:
+    """Add a fact (a post contradicting it is "fix the facts") or, with --false-claim, a known
+    false claim and its correction."""
     from ..understand import add_fact
 
     with open_store(db) as store:

@@ -10,6 +10,12 @@ Fact matching (Q4): the post and each known false claim are reduced to folded co
 false claim when at least ``fact_overlap`` (default 0.6) of the claim's content words occur in
 the post and at least 2 do. Only posts the claim model flags (or that match strongly: overlap
 ≥ 0.8) are checked.
+
+A post also answers Q4 *yes* when it **contradicts a fact** of the sheet: it speaks of the same
+thing (the same overlap rule, numbers left out) and either flips its polarity (one of the two is
+negated — ne, pas, jamais, aucun, sans, not, no, never, n't… — and the other is not) or gives
+other numbers (the fact says 2024, the post says 2026, none in common). The evidence names the
+fact, which is the correction.
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ _YES = {"fr": ("oui", "non"), "en": ("yes", "no")}
 _WORDS = {
     "fr": {"negative": "négatif", "positive": "positif", "neutral": "neutre", "complaint":
            "plainte", "offensive": "injurieux", "hate": "haine", "irony": "ironie",
-           "claim": "affirmation", "hostile": "messages hostiles", "false": "fausse affirmation"},
+           "claim": "affirmation", "hostile": "messages hostiles", "false": "fausse affirmation",
+           "contradicts": "contredit le fait", "negation": "négation inversée"},
     "en": {"negative": "negative", "positive": "positive", "neutral": "neutral", "complaint":
            "complaint", "offensive": "offensive", "hate": "hate", "irony": "irony",
-           "claim": "claim", "hostile": "hostile posts", "false": "false claim"},
+           "claim": "claim", "hostile": "hostile posts", "false": "false claim",
+           "contradicts": "contradicts the fact", "negation": "negation flipped"},
 }
 
 
@@ -126,6 +134,44 @@ def match_false_claim(text: str, sheet: FactSheet, min_overlap: float) -> tuple[
     return best
 
 
+_NEGATION = frozenset("ne pas jamais aucun aucune rien sans non not no never none nobody nothing "
+                      "without".split())
+
+
+def _negated(tokens: list[str]) -> bool:
+    return any(t in _NEGATION or (t == "t" and i and tokens[i - 1].endswith("n"))  # isn't, don't
+               for i, t in enumerate(tokens))
+
+
+def _numbers(tokens: list[str]) -> set[str]:
+    return {t for t in tokens if any(c.isdigit() for c in t)}
+
+
+def match_contradicted_fact(text: str, sheet: FactSheet,
+                            min_overlap: float) -> tuple[str, float, str] | None:
+    """``(fact, overlap, why)`` for the fact the post contradicts best, or None. See the module
+    docstring for the rule; ``why`` is "negation" or "NUMBERS ≠ NUMBERS"."""
+    tokens = words(text)
+    nums = _numbers(tokens)
+    post = content_words(text) - nums
+    best: tuple[str, float, str] | None = None
+    for fact in sheet.facts:
+        ftokens = words(fact)
+        fnums = _numbers(ftokens)
+        cw = content_words(fact) - fnums
+        if not cw:
+            continue
+        hit = len(cw & post)
+        share = hit / len(cw)
+        if hit < min(2, len(cw)) or share < min_overlap or (best is not None and share <= best[1]):
+            continue
+        if _negated(tokens) != _negated(ftokens):
+            best = (fact, share, "negation")
+        elif fnums and nums and not fnums & nums:
+            best = (fact, share, f"{', '.join(sorted(nums))} ≠ {', '.join(sorted(fnums))}")
+    return best
+
+
 def _p(signals: Mapping[str, Prediction], task: str, label: str) -> float:
     pred = signals.get(task)
     return float(pred.scores.get(label, 0.0)) if pred is not None else 0.0
@@ -164,14 +210,22 @@ def triage(signals: Mapping[str, Prediction], text: str, context: Context | None
         found = match_false_claim(text, ctx.facts, st.fact_overlap)
         if found is not None and claim < st.claim_min and found[1] < 0.8:
             found = None
+    contradicted = None
+    if found is None and ctx.facts.facts:
+        contradicted = match_contradicted_fact(text, ctx.facts, st.fact_overlap)
+        if contradicted is not None and claim < st.claim_min and contradicted[1] < 0.8:
+            contradicted = None
     # Q1
     balanced = (neu >= max(pos, neg) and neg < st.balanced_max_negative
                 and hostile < st.hostile_min)
-    q1 = ((pos >= st.positive_min and hostile < st.hostile_min) or balanced) and found is None
+    q1 = (((pos >= st.positive_min and hostile < st.hostile_min) or balanced)
+          and found is None and contradicted is None)
     top = "positive" if pos >= max(neg, neu) else ("negative" if neg >= neu else "neutral")
     evidence = f"{w[top]} {max(pos, neg, neu):.2f}"
     if found is not None:
         evidence += f"; {w['false']}"
+    elif contradicted is not None:
+        evidence += f"; {w['contradicts']}"
     path.append(Step(q[0], q1, evidence))
     if q1:
         return done("concurrence", 0.0, [path[-1].evidence])
@@ -199,6 +253,12 @@ def triage(signals: Mapping[str, Prediction], text: str, context: Context | None
         fc, share = found
         src = (" ; " + ", ".join(fc.sources)) if fc.sources else ""
         evidence = f"{w['false']} « {fc.claim} » {share:.0%} → {fc.correction}{src}"
+        path.append(Step(q[3], True, evidence))
+        return done("fix_the_facts", max(claim, 0.6), [evidence])
+    if contradicted is not None:
+        fact, share, why = contradicted
+        why = w["negation"] if why == "negation" else why
+        evidence = f"{w['contradicts']} « {fact} » {share:.0%} ({why})"
         path.append(Step(q[3], True, evidence))
         return done("fix_the_facts", max(claim, 0.6), [evidence])
     path.append(Step(q[3], False, f"{w['claim']} {claim:.2f}" if claim >= st.claim_min else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,22 @@ class SQLiteStore(Store):
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
+
+    def _query_within(self, sql: str, params: Sequence[Any], seconds: float) -> list[tuple] | None:
+        if seconds <= 0:
+            return None
+        deadline = time.perf_counter() + seconds
+        self.conn.set_progress_handler(lambda: time.perf_counter() > deadline, 2_000)
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupt" in str(exc):
+                return None
+            raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
+        finally:
+            self.conn.set_progress_handler(None, 0)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:

