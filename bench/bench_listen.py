@@ -186,9 +186,11 @@ def soak(tmp: Path, rate: float, seconds: float, every: float = 60.0) -> None:
         start = time.monotonic()
         watcher = open_store(db)
         print(f"soak: {rate:,.0f} post events/s for {seconds:.0f}s; memory every {every:.0f}s")
+        anon: list[float] = []
         while True:
             elapsed = time.monotonic() - start
             mem = rss_kib()
+            anon.append(mem["RssAnon"] / 1024)
             posts = watcher.scalar("SELECT max(rowid) FROM posts") or 0  # cheap, no scan
             print(f"  t={elapsed:6.0f}s posts={posts:>9,} RSS={mem['VmRSS'] / 1024:7.1f}"
                   f" MiB (anon {mem['RssAnon'] / 1024:6.1f} MiB, file {mem['RssFile'] / 1024:6.1f}"
@@ -199,6 +201,9 @@ def soak(tmp: Path, rate: float, seconds: float, every: float = 60.0) -> None:
         stop.set()
         t.join()
         watcher.close()
+        warm = anon[min(1, len(anon) - 1):]  # the first sample is before any warm-up
+        print(f"anonymous memory after the first sample: first {warm[0]:.1f} MiB, last "
+              f"{warm[-1]:.1f} MiB, max {max(warm):.1f} MiB over {elapsed / 60:.0f} min")
 
 
 def main() -> None:

@@ -191,7 +191,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    ap.add_argument("--workers", type=int, default=1, help="perron serve --workers")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="perron serve --workers (default: perron's own, one per CPU)")
     ap.add_argument("--httpx", action="store_true",
                     help="use the Python load generator even when wrk is installed")
     args = ap.parse_args()
@@ -208,9 +209,9 @@ def main() -> None:
     sid, _ = control.session_create("bench@bench.test")
     control.close()
     port = free_port()
+    workers = ["--workers", str(args.workers)] if args.workers else []
     server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", control_url, "--port",
-                               str(port), "--api-rate", "100000000", "--workers",
-                               str(args.workers)], cwd=ROOT,
+                               str(port), "--api-rate", "100000000", *workers], cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
     try:
@@ -237,7 +238,7 @@ def main() -> None:
         use_wrk = shutil.which("wrk") is not None and not args.httpx
         tool = "wrk" if use_wrk else "httpx (Python)"
         print(f"\n{args.posts:,} posts, {args.users} concurrent users, {args.seconds:.0f} s each,"
-              f" {os.cpu_count()} CPUs shared by server ({args.workers} worker(s)) and load "
+              f" {os.cpu_count()} CPUs shared by server ({args.workers or os.cpu_count()} worker(s)) and load "
               f"generator ({tool})")
         print(f"{'endpoint':<20} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
         results = {}
@@ -252,7 +253,7 @@ def main() -> None:
                   f"{r['errors']:>7}", flush=True)
         (args.out / "web.json").write_text(json.dumps(
             {"posts": args.posts, "users": args.users, "cpus": os.cpu_count(), "tool": tool,
-             "workers": args.workers,
+             "workers": args.workers or os.cpu_count(),
              "results": results}, indent=1))
         ok = all(results[k]["p95_ms"] < 200 for k in ("overview page", "inbox page")) and \
             all(r["errors"] == 0 for r in results.values())

@@ -3,6 +3,8 @@ machine. Each benchmark runs in its own process; its output is kept verbatim.
 
     .venv/bin/python bench/run_all.py [--only NAME ...] [--quick]
 
+`soak` (90 minutes) runs only when named.
+
 Benchmarks that read ../shared/data need it next to the repository.
 """
 
@@ -35,7 +37,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
                  ["bench/bench_pagerank.py"], ["bench/bench_pagerank.py"]),
     "web": ("Dashboard and API under load, 50 concurrent users (issue 6)",
             ["bench/bench_web.py"], ["bench/bench_web.py"]),
+    "soak": ("perron listen against the replayed firehose for 90 minutes: memory (issue 4)",
+             ["bench/bench_listen.py", "--soak", "5400", "--every", "300"],
+             ["bench/bench_listen.py", "--soak", "120", "--every", "30"]),
 }
+LONG = {"soak"}  # run only when named: `bench/run_all.py --only soak`
 
 
 def machine() -> str:
@@ -62,7 +68,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=sorted(BENCHES))
     ap.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
     args = ap.parse_args()
-    names = args.only or list(BENCHES)
+    names = args.only or [name for name in BENCHES if name not in LONG]
     results = ROOT / "bench" / "RESULTS.md"
     sections: dict[str, str] = {}
     if results.exists():  # keep the sections of benches not re-run

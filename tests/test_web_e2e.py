@@ -27,11 +27,8 @@ from perron.store import open_store
 from .test_web_api import World, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
-# `perron serve` through the real command line once perron/cli.py registers it, else the
-# same click command directly
-SERVE = ("import sys; from perron.cli import main; from perron.commands.web import "
-         "serve_command as s; cmd = main if 'serve' in main.commands else s; "
-         "cmd((['serve'] if cmd is main else []) + sys.argv[1:], prog_name='perron')")
+# `perron serve` through the real command line, with its default workers (one per CPU)
+SERVE = "import sys; from perron.cli import main; main(['serve', *sys.argv[1:]], prog_name='perron')"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("PERRON_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -78,8 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
         store.execute("UPDATE labels SET created_at = ?",
                       [store.ts(datetime.now(UTC) - timedelta(hours=2, minutes=14))])
     port = _free_port()
-    code = SERVE
-    proc = subprocess.Popen([sys.executable, "-c", code, "--db", world.control_url,
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, "--db", world.control_url,
                              "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
