@@ -238,8 +238,8 @@ def main() -> None:
         use_wrk = shutil.which("wrk") is not None and not args.httpx
         tool = "wrk" if use_wrk else "httpx (Python)"
         print(f"\n{args.posts:,} posts, {args.users} concurrent users, {args.seconds:.0f} s each,"
-              f" {os.cpu_count()} CPUs shared by server ({args.workers or os.cpu_count()} worker(s)) and load "
-              f"generator ({tool})")
+              f" {os.cpu_count()} CPUs shared by server ({args.workers or os.cpu_count()} "
+              f"worker(s)) and load generator ({tool})")
         print(f"{'endpoint':<20} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
         results = {}
         for name, path, (headers, cookies) in endpoints:
