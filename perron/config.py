@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
             "User-Agent sent to Reddit; Reddit asks for a unique, descriptive one."),
     Setting("jetstream.endpoint", "wss://jetstream2.us-east.bsky.network",
             "Default Jetstream server for jetstream sources added without --endpoint."),
+    Setting("import.workers", -1, "Processes that normalize and index while the main one "
+            "writes: -1 = CPUs − 1 (at most 3) for files of 8 MB or more, 0 = none, N = N."),
     Setting("listen.batch_size", 500, "Events per write transaction while listening."),
     Setting("listen.flush_interval", 1.0, "Seconds before a partial batch is written anyway."),
     Setting("listen.queue_size", 10000, "Events buffered between the network and the store."),

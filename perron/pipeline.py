@@ -9,15 +9,23 @@ same store as an uninterrupted one.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
+
+import msgspec
 
 from .errors import NormalizeError, SourceError
 from .models import Batch
 from .plugins import formats
+from .query.doc import Doc, doc_of
 from .sources.base import Format, Malformed, Options
 from .sources.detect import detect_format, open_input
 from .store.base import Store, WriteCounts
@@ -78,8 +86,68 @@ def normalize_record(fmt: Format, raw: bytes, options: Options) -> Batch:
                              ) from exc
 
 
+PARALLEL_MIN_BYTES = 8 * 2**20  # smaller files are done before worker processes would start
+CHUNK_RECORDS = 50  # records per task sent to a worker
+
+# one item of a chunk: (location, raw bytes, reason it is malformed or None)
+Item = tuple[str, bytes, str | None]
+# what a worker sends back per item: the batch, or the reason it could not be normalized
+Prepared = tuple[Batch | None, str | None]
+
+
+def import_workers(path: Path) -> int:
+    """Setting ``import.workers``: -1 (default) = CPUs − 1, at most 3, for files of 8 MB or
+    more, else none; 0 = none; N = N worker processes."""
+    from . import config
+
+    n = int(config.get("import.workers"))
+    if n >= 0:
+        return n
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    return max(0, min(3, (os.cpu_count() or 1) - 1)) if size >= PARALLEL_MIN_BYTES else 0
+
+
+def prepare_chunk(fmt_name: str, options: Options, chunk: Sequence[Item]
+                  ) -> tuple[bytes, list[str | None], dict[str, str], dict[str, Doc]]:
+    """The CPU work of an import that needs no store, done in a worker process: normalize each
+    record, detect the languages platforms did not declare, and compute each post's ``Doc``
+    (its index tokens and query fields). Pure: the same chunk gives the same answer.
+
+    The batches travel as msgpack (``decode_chunk``), not pickles: a decoded struct then
+    holds its defaults as the very objects the class has, as a freshly normalized one does, so
+    its stored JSON is byte for byte the same."""
+    fmt = formats()[fmt_name]
+    out: list[Prepared] = []
+    for _, raw, malformed in chunk:
+        if malformed is not None:
+            out.append((None, malformed))
+            continue
+        try:
+            out.append((normalize_record(fmt, raw, options), None))
+        except NormalizeError as exc:
+            out.append((None, exc.message))
+    batches = [b for b, _ in out if b is not None]
+    langs = detect_missing_languages(batches)
+    docs = {p.id: doc_of(p, langs.get(p.id)) for b in batches for p in b.posts}
+    return _packer.encode([b for b, _ in out]), [r for _, r in out], langs, docs
+
+
+_packer = msgspec.msgpack.Encoder()
+_unpacker = msgspec.msgpack.Decoder(list[Batch | None])
+
+
+def decode_chunk(packed: bytes, reasons: list[str | None]) -> list[Prepared]:
+    return list(zip(_unpacker.decode(packed), reasons, strict=True))
+
+
 def import_file(store: Store, path: Path, fmt_name: str | None = None,
                 options: Options | None = None, progress: Progress | None = None) -> ImportSummary:
+    """Import one file. Records are normalized here, or by worker processes for big files
+    (``import.workers``): they come back in file order and are written in the same batches
+    either way, so the store ends the same."""
     path = Path(path)
     if not path.exists():
         raise SourceError(f"no such file: {path}", hint="check the path")
@@ -94,11 +162,19 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
     batches: list[Batch] = []
     bad: list[tuple[str, str, str, str, bytes]] = []
     healed: list[str] = []
+    langs: dict[str, str] | None = None  # from workers; None: detect at flush
+    docs: dict[str, Doc] = {}
     n_posts = 0
 
     def flush() -> None:
         nonlocal batches, bad, healed, n_posts
-        counts: WriteCounts = store.write(batches, matcher, detect_missing_languages(batches))
+        counts: WriteCounts = store.write(
+            batches, matcher, detect_missing_languages(batches) if langs is None else langs, docs)
+        for b in batches:  # a flush can fall inside a worker's chunk: keep the rest of it
+            for p in b.posts:
+                docs.pop(p.id, None)
+                if langs is not None:
+                    langs.pop(p.id, None)
         summary.imported += counts.imported
         summary.present += counts.present
         summary.deleted += counts.deleted
@@ -109,23 +185,67 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
         if progress:
             progress(str(path), summary.records, summary.imported)
 
-    with open_input(path) as fp:
+    def take(location: str, raw: bytes, result: Prepared) -> None:
+        """One record's outcome, in file order; flush at the same points either way."""
+        nonlocal n_posts
+        summary.records += 1
+        batch, reason = result
+        if batch is None:
+            bad.append((key, location, fmt.name, reason or "", raw))
+        else:
+            batches.append(batch)
+            n_posts += len(batch.posts)
+            if location in pending_q:
+                healed.append(location)
+        if len(batches) + len(bad) >= BATCH_RECORDS or n_posts >= BATCH_POSTS:
+            flush()
+
+    def items(fp: BinaryIO) -> Iterator[Item]:
         for rec in fmt.records(fp, path.name, options):
-            summary.records += 1
             if isinstance(rec, Malformed):
-                bad.append((key, rec.location, fmt.name, rec.reason, rec.raw))
+                yield rec.location, rec.raw, rec.reason
             else:
+                yield rec.location, rec.raw, None
+
+    workers = import_workers(path)
+    with open_input(path) as fp:
+        if workers == 0:
+            for location, raw, malformed in items(fp):
+                if malformed is not None:
+                    take(location, raw, (None, malformed))
+                    continue
                 try:
-                    batch = normalize_record(fmt, rec.raw, options)
+                    take(location, raw, (normalize_record(fmt, raw, options), None))
                 except NormalizeError as exc:
-                    bad.append((key, rec.location, fmt.name, exc.message, rec.raw))
-                else:
-                    batches.append(batch)
-                    n_posts += len(batch.posts)
-                    if rec.location in pending_q:
-                        healed.append(rec.location)
-            if len(batches) + len(bad) >= BATCH_RECORDS or n_posts >= BATCH_POSTS:
-                flush()
+                    take(location, raw, (None, exc.message))
+        else:
+            langs = {}
+            ctx = multiprocessing.get_context("spawn")  # safe beside threads and open stores
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                inflight: deque[tuple[list[Item], Future]] = deque()
+
+                def drain() -> None:
+                    chunk, future = inflight.popleft()
+                    packed, reasons, chunk_langs, chunk_docs = future.result()
+                    results = decode_chunk(packed, reasons)
+                    langs.update(chunk_langs)  # type: ignore[union-attr]
+                    docs.update(chunk_docs)
+                    for (location, raw, _), result in zip(chunk, results, strict=True):
+                        take(location, raw, result)
+
+                chunk: list[Item] = []
+                for item in items(fp):
+                    chunk.append(item)
+                    if len(chunk) >= CHUNK_RECORDS:
+                        inflight.append((chunk, pool.submit(prepare_chunk, fmt.name, options,
+                                                            chunk)))
+                        chunk = []
+                        while len(inflight) > 2 * workers:  # bounded: constant memory
+                            drain()
+                if chunk:
+                    inflight.append((chunk, pool.submit(prepare_chunk, fmt.name, options, chunk)))
+                while inflight:
+                    drain()
     flush()
     summary.seconds = time.perf_counter() - t0
     store.log_import(key, fmt.name, started, summary.records, summary.imported, summary.present,

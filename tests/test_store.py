@@ -72,6 +72,36 @@ def test_bad_records_are_quarantined_and_the_rest_goes_in(db_url: str, tmp_path:
         assert (ok, failed) == (0, 1)
 
 
+def test_worker_processes_give_the_same_store(db_url: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big files are normalized and indexed by worker processes (import.workers); the store must
+    end exactly as with none: same rows in the same order, same languages detected, same tags,
+    same quarantine. Small chunks make flushes fall inside a worker's chunk."""
+    import perron.pipeline as pipeline
+
+    f = write_pages(tmp_path / "pages.jsonl", pages=60, per_page=20, broken_every=7)
+    monkeypatch.setattr(pipeline, "CHUNK_RECORDS", 7)
+    monkeypatch.setattr(pipeline, "BATCH_POSTS", 150)
+    dumps = {}
+    for workers, url in (("0", str(tmp_path / "seq.db")), ("1", str(tmp_path / "par.db")),
+                         ("2", db_url)):
+        monkeypatch.setenv("PERRON_IMPORT_WORKERS", workers)
+        assert pipeline.import_workers(f) == int(workers)
+        with open_store(url) as store:
+            store.monitor_add("fr", "lang:fr")
+            s = import_file(store, f)
+            assert (s.records, s.imported, s.quarantined) == (60, 52 * 20, 8)
+            dumps[workers] = dump(store)
+    assert dumps["0"] == dumps["1"]
+    assert dumps["0"]["tags"] and dumps["0"]["quarantine"]
+    # languages were detected for the posts declared "und", by the workers as without them
+    assert any('"lang"' not in row[9] and row[6] in ("fr", "en") for row in dumps["1"]["posts"])
+    cols = (1, 2, 3, 5, 6, 7)  # id, source, author, text, lang, kind (times differ in type)
+    assert [[r[c] for c in cols] for r in dumps["2"]["posts"]] == \
+        [[r[c] for c in cols] for r in dumps["0"]["posts"]]
+    assert dumps["2"]["tags"] == dumps["0"]["tags"]
+
+
 def test_compressed_inputs_are_read_transparently(db_url: str, tmp_path: Path) -> None:
     plain = write_pages(tmp_path / "p.jsonl", pages=2)
     gz = tmp_path / "p.jsonl.gz"

@@ -90,6 +90,10 @@ class Store:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def _in_transaction(self) -> bool:
+        """Inside a transaction opened by ``transaction()`` (so a write is not yet committed)."""
+        raise NotImplementedError
+
     def transaction(self) -> Any:
         raise NotImplementedError
 
@@ -152,12 +156,15 @@ class Store:
         return _enc.encode(obj).decode()
 
     def write(self, batches: Sequence[Batch], matcher: Matcher | None = None,
-              langs: dict[str, str] | None = None) -> WriteCounts:
+              langs: dict[str, str] | None = None,
+              prepared: dict[str, Doc] | None = None) -> WriteCounts:
         """Write normalized batches in one transaction. Idempotent: re-writing adds nothing.
 
-        ``langs`` maps post ids to a detected language used where the platform declared none.
+        ``langs`` maps post ids to a detected language used where the platform declared none;
+        ``prepared`` to their ``doc_of(post, langs.get(id))``, when a worker computed it.
         """
         counts = WriteCounts()
+        outermost = not self._in_transaction()
         posts: dict[str, Post] = {}
         authors: dict[str, Author] = {}
         interactions: dict[str, Any] = {}
@@ -182,7 +189,8 @@ class Store:
             counts.present = len(posts) - len(new)
             if new:
                 now = self._ts(now_utc())
-                docs = [doc_of(p, (langs or {}).get(p.id)) for p in new]
+                ready = prepared or {}
+                docs = [ready.get(p.id) or doc_of(p, (langs or {}).get(p.id)) for p in new]
                 rows = [self._post_row(p, d, now) for p, d in zip(new, docs, strict=True)]
                 rowids = self._insert_posts(rows, docs)
                 counts.imported = len(new)
@@ -192,8 +200,17 @@ class Store:
                     if tags:
                         self.executemany("INSERT INTO post_monitors (post_rowid, monitor) "
                                          "VALUES (?, ?) ON CONFLICT DO NOTHING", tags)
+            # an author written by this store with the very same fields is not written again
+            # (remembered once the transaction commits): a resampled corpus or a busy stream
+            # repeats the same profiles in every page
+            written: dict[str, str] = self.__dict__.setdefault("_authors_written", {})
+            author_rows = [[a.id, a.source, a.handle, a.name, a.followers, a.following, a.posts,
+                            a.listed, self._ts(a.created_at), self._json(a)]
+                           for a in authors.values()]
+            author_rows = [r for r in author_rows if written.get(r[0]) != r[9]]
             if authors:
                 counts.authors = len(authors)
+            if author_rows:
                 self.executemany(
                     "INSERT INTO authors (id, source, handle, name, followers, following, posts, "
                     "listed, created_at, data) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
@@ -204,9 +221,7 @@ class Store:
                     "posts = COALESCE(excluded.posts, authors.posts), "
                     "listed = COALESCE(excluded.listed, authors.listed), "
                     "created_at = COALESCE(excluded.created_at, authors.created_at), "
-                    "data = excluded.data",
-                    [[a.id, a.source, a.handle, a.name, a.followers, a.following, a.posts,
-                      a.listed, self._ts(a.created_at), self._json(a)] for a in authors.values()])
+                    "data = excluded.data", author_rows)
             if interactions:
                 counts.interactions = len(interactions)
                 self.executemany(
@@ -218,6 +233,10 @@ class Store:
                       self._ts(i.created_at)] for k, i in interactions.items()])
             if deletions:
                 counts.deleted = self._delete_posts(deletions)
+        if outermost:  # committed now (an outer transaction could still roll back)
+            if len(written) > 200_000:
+                written.clear()
+            written.update((r[0], r[9]) for r in author_rows)
         return counts
 
     def _delete_posts(self, deletions: dict[str, datetime | None]) -> int:

@@ -48,6 +48,9 @@ class PostgresStore(Store):
                     self.conn.execute(stmt)
                 self.conn.execute("INSERT INTO schema_version VALUES (%s)", [step])
 
+    def _in_transaction(self) -> bool:
+        return self._tx is not None
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         if self._tx is not None:

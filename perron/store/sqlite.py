@@ -65,6 +65,9 @@ class SQLiteStore(Store):
         finally:
             self._depth = 0
 
+    def _in_transaction(self) -> bool:
+        return self._depth > 0
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
             return self.conn.execute(sql, params)
