@@ -3,7 +3,7 @@ machine. Each benchmark runs in its own process; its output is kept verbatim.
 
     .venv/bin/python bench/run_all.py [--only NAME ...] [--quick]
 
-`soak` (90 minutes) runs only when named.
+`soak` (75 minutes) runs only when named.
 
 Benchmarks that read ../shared/data need it next to the repository.
 """
@@ -37,8 +37,8 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
                  ["bench/bench_pagerank.py"], ["bench/bench_pagerank.py"]),
     "web": ("Dashboard and API under load, 50 concurrent users (issue 6)",
             ["bench/bench_web.py"], ["bench/bench_web.py"]),
-    "soak": ("perron listen against the replayed firehose for 90 minutes: memory (issue 4)",
-             ["bench/bench_listen.py", "--soak", "5400", "--every", "300"],
+    "soak": ("perron listen against the replayed firehose for 75 minutes: memory (issue 4)",
+             ["bench/bench_listen.py", "--soak", "4500", "--every", "300"],
              ["bench/bench_listen.py", "--soak", "120", "--every", "30"]),
 }
 LONG = {"soak"}  # run only when named: `bench/run_all.py --only soak`
@@ -63,15 +63,10 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", choices=sorted(BENCHES))
-    ap.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
-    args = ap.parse_args()
-    names = args.only or [name for name in BENCHES if name not in LONG]
-    results = ROOT / "bench" / "RESULTS.md"
+def read_sections(results: Path) -> dict[str, str]:
+    """The sections of RESULTS.md by bench name (kept for the benches not re-run)."""
     sections: dict[str, str] = {}
-    if results.exists():  # keep the sections of benches not re-run
+    if results.exists():
         current = None
         for line in results.read_text(encoding="utf-8").splitlines(keepends=True):
             if line.startswith("## "):
@@ -79,6 +74,17 @@ def main() -> None:
                 sections[current] = ""
             if current:
                 sections[current] += line
+    return sections
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", choices=sorted(BENCHES))
+    ap.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    args = ap.parse_args()
+    names = args.only or [name for name in BENCHES if name not in LONG]
+    results = ROOT / "bench" / "RESULTS.md"
+    fresh: dict[str, str] = {}
     for name in names:
         what, full, quick = BENCHES[name]
         cmd = quick if args.quick else full
@@ -88,13 +94,15 @@ def main() -> None:
         proc = subprocess.run([PY, *cmd], cwd=ROOT, capture_output=True, text=True)
         took = time.perf_counter() - t0
         out = (proc.stdout + ("\n" + proc.stderr if proc.returncode else "")).strip()
-        sections[name] = (
+        fresh[name] = (
             f"## {name} — {what}\n\n"
             f"- command: `.venv/bin/python {' '.join(cmd)}` (exit {proc.returncode}, "
             f"{took:.0f} s)\n- machine: {machine()}\n"
             f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n\n"
             f"```text\n{out[-6000:]}\n```\n\n")
         print(f"{name}: exit {proc.returncode} in {took:.0f} s", flush=True)
+    sections = read_sections(results)  # now, not at the start: another run may have written
+    sections.update(fresh)
     head = ("# Benchmark results\n\nWritten by `make bench` (`bench/run_all.py`). Ratios are "
             "against a peer run side by side in the same run: these machines are shared and "
             "noisy, so compare ratios, not absolute figures across runs.\n\n")
