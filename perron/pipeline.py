@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -220,7 +221,11 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
                     take(location, raw, (None, exc.message))
         else:
             langs = {}
-            ctx = multiprocessing.get_context("spawn")  # safe beside threads and open stores
+            # fork when this process has one thread (the CLI): no re-import of the caller's
+            # script, fast start; the children only run prepare_chunk, never the open store.
+            # Beside other threads fork is unsafe: spawn (the caller needs a __main__ guard).
+            single = threading.active_count() == 1 and hasattr(os, "fork")
+            ctx = multiprocessing.get_context("fork" if single else "spawn")
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
                 inflight: deque[tuple[list[Item], Future]] = deque()
 
