@@ -111,6 +111,16 @@ def import_workers(path: Path) -> int:
     return max(0, min(3, (os.cpu_count() or 1) - 1)) if size >= PARALLEL_MIN_BYTES else 0
 
 
+def prepare_one(fmt: Format, options: Options, raw: bytes, malformed: str | None) -> Prepared:
+    """One record's batch, or why it goes to the quarantine."""
+    if malformed is not None:
+        return None, malformed
+    try:
+        return normalize_record(fmt, raw, options), None
+    except NormalizeError as exc:
+        return None, exc.message
+
+
 def prepare_chunk(fmt_name: str, options: Options, chunk: Sequence[Item]
                   ) -> tuple[bytes, list[str | None], dict[str, str], dict[str, Doc]]:
     """The CPU work of an import that needs no store, done in a worker process: normalize each
@@ -121,15 +131,7 @@ def prepare_chunk(fmt_name: str, options: Options, chunk: Sequence[Item]
     holds its defaults as the very objects the class has, as a freshly normalized one does, so
     its stored JSON is byte for byte the same."""
     fmt = formats()[fmt_name]
-    out: list[Prepared] = []
-    for _, raw, malformed in chunk:
-        if malformed is not None:
-            out.append((None, malformed))
-            continue
-        try:
-            out.append((normalize_record(fmt, raw, options), None))
-        except NormalizeError as exc:
-            out.append((None, exc.message))
+    out = [prepare_one(fmt, options, raw, malformed) for _, raw, malformed in chunk]
     batches = [b for b, _ in out if b is not None]
     langs = detect_missing_languages(batches)
     docs = {p.id: doc_of(p, langs.get(p.id)) for b in batches for p in b.posts}
@@ -212,13 +214,7 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
     with open_input(path) as fp:
         if workers == 0:
             for location, raw, malformed in items(fp):
-                if malformed is not None:
-                    take(location, raw, (None, malformed))
-                    continue
-                try:
-                    take(location, raw, (normalize_record(fmt, raw, options), None))
-                except NormalizeError as exc:
-                    take(location, raw, (None, exc.message))
+                take(location, raw, prepare_one(fmt, options, raw, malformed))
         else:
             langs = {}
             # fork when this process has one thread (the CLI): no re-import of the caller's

@@ -42,12 +42,11 @@ def serve_command(db: str | None, host: str, port: int, secure_cookies: bool,
 
     import uvicorn
 
+    from ..web import create_app
+
     # One process is held back by the GIL handing over between the event loop and the
     # database threads: two workers on 2 CPUs serve the 1M-post inbox at ~2x the requests/s.
     workers = workers or min(8, os.cpu_count() or 1)
-
-    from ..web import create_app
-
     url = resolve_url(db)
     app = create_app(url, secure_cookies=secure_cookies, api_rate=(api_rate, 60))
     click.echo(f"perron: http://{host}:{port}/  (API description: /api/openapi.json)", err=True)

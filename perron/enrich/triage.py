@@ -120,16 +120,22 @@ def content_words(text: str) -> set[str]:
     return {w for w in words(text) if len(w) > 2 and w not in _STOP}
 
 
+def _overlap(statement: set[str], post: set[str], min_overlap: float) -> float | None:
+    """The share of ``statement``'s content words found in ``post`` when the post speaks of the
+    same thing (at least ``min_overlap`` of them, and at least 2), else None."""
+    if not statement:
+        return None
+    hit = len(statement & post)
+    share = hit / len(statement)
+    return share if hit >= min(2, len(statement)) and share >= min_overlap else None
+
+
 def match_false_claim(text: str, sheet: FactSheet, min_overlap: float) -> tuple[FalseClaim, float] | None:
     post = content_words(text)
     best: tuple[FalseClaim, float] | None = None
     for fc in sheet.false_claims:
-        cw = content_words(fc.claim)
-        if not cw:
-            continue
-        hit = len(cw & post)
-        share = hit / len(cw)
-        if hit >= min(2, len(cw)) and share >= min_overlap and (best is None or share > best[1]):
+        share = _overlap(content_words(fc.claim), post, min_overlap)
+        if share is not None and (best is None or share > best[1]):
             best = (fc, share)
     return best
 
@@ -158,12 +164,8 @@ def match_contradicted_fact(text: str, sheet: FactSheet,
     for fact in sheet.facts:
         ftokens = words(fact)
         fnums = _numbers(ftokens)
-        cw = content_words(fact) - fnums
-        if not cw:
-            continue
-        hit = len(cw & post)
-        share = hit / len(cw)
-        if hit < min(2, len(cw)) or share < min_overlap or (best is not None and share <= best[1]):
+        share = _overlap(content_words(fact) - fnums, post, min_overlap)
+        if share is None or (best is not None and share <= best[1]):
             continue
         if _negated(tokens) != _negated(ftokens):
             best = (fact, share, "negation")

@@ -365,34 +365,12 @@ class Store:
         return int(self.scalar("SELECT count(*) FROM post_monitors WHERE monitor = ?", [name]))
 
     # ---- reading ---------------------------------------------------------------------
-    NEWEST_WALK_SECONDS = 0.015  # time given to the newest-first walk (0: never walk)
-
     def newest(self, select: str, where: str, params: Sequence[Any], limit: int) -> list[tuple]:
-        """``SELECT select FROM posts p WHERE where``, newest first (created_at, then rowid), at
-        most ``limit`` rows.
-
-        Two plans, same rows. A query matching thousands of posts is answered fastest by walking
-        the created_at index from the newest post, testing each (the full-text part without
-        reading the row) and stopping at ``limit``; one matching few is answered fastest from
-        its own index (full-text, language, author…), then sorted. Which is which cannot be
-        told cheaply beforehand, so the walk gets NEWEST_WALK_SECONDS and, if it has not
-        finished, the other plan runs. On 1M posts this takes the 20 bench queries from a p95
-        of ~240 ms to under 30 ms (bench/bench_import.py)."""
+        """``SELECT select FROM posts p WHERE where``, newest first (created_at, then rowid; posts
+        of unknown time last), at most ``limit`` rows."""
         nulls = " NULLS LAST" if self.dialect == "postgresql" else ""
-        order = f"ORDER BY p.created_at DESC{nulls}, p.rowid DESC LIMIT ?"
-        if self.dialect == "sqlite":
-            rows = self._query_within(f"SELECT {select} FROM posts p INDEXED BY posts_created "
-                                      f"WHERE {where} {order}", [*params, limit],
-                                      self.NEWEST_WALK_SECONDS)
-            if rows is not None:
-                return rows
-        return self.query(f"SELECT {select} FROM posts p WHERE {where} {order}", [*params, limit])
-
-    def _query_within(self, sql: str, params: Sequence[Any], seconds: float) -> list[tuple] | None:
-        """The rows of ``sql``, or None when it takes longer than ``seconds`` (then it is
-        abandoned; None at once when ``seconds`` ≤ 0). Stores that cannot abandon a statement
-        just run it."""
-        return self.query(sql, params)
+        return self.query(f"SELECT {select} FROM posts p WHERE {where} "
+                          f"ORDER BY p.created_at DESC{nulls}, p.rowid DESC LIMIT ?", [*params, limit])
 
     def search(self, query: str | None = None, *, monitor: str | None = None,
                limit: int | None = None, oldest_first: bool = False) -> Iterator[dict[str, Any]]:
