@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,7 +228,14 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
 
                 def drain() -> None:
                     chunk, future = inflight.popleft()
-                    packed, reasons, chunk_langs, chunk_docs = future.result()
+                    try:
+                        packed, reasons, chunk_langs, chunk_docs = future.result()
+                    except BrokenProcessPool as exc:
+                        raise SourceError(
+                            f"an import worker process died while reading {path.name} ({exc})",
+                            hint="run the same import again: what was written stays and nothing "
+                                 "is duplicated; if it happens again, PERRON_IMPORT_WORKERS=0 "
+                                 "imports without workers") from exc
                     results = decode_chunk(packed, reasons)
                     langs.update(chunk_langs)  # type: ignore[union-attr]
                     docs.update(chunk_docs)

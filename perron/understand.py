@@ -89,7 +89,8 @@ def add_fact(store: Store, text: str, *, false_claim: bool = False, correction: 
              sources: Sequence[str] = ()) -> None:
     if false_claim and not correction:
         raise ConfigError("a known false claim needs its correction",
-                          hint='add --correction "what is true" (and --source URL)')
+                          hint='say what is true: --correction "…" (and --source URL) on the '
+                               'command line, the correction field in the dashboard or the API')
     with store.transaction():
         store.execute("INSERT INTO facts (kind, text, correction, sources, created_at) "
                       "VALUES (?,?,?,?,?)",

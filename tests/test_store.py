@@ -102,6 +102,26 @@ def test_worker_processes_give_the_same_store(db_url: str, tmp_path: Path,
     assert dumps["2"]["tags"] == dumps["0"]["tags"]
 
 
+def _dying_worker(*_args: object) -> None:
+    os._exit(3)
+
+
+def test_a_dead_worker_is_a_clear_error_and_a_rerun_completes(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import perron.pipeline as pipeline
+
+    f = write_pages(tmp_path / "pages.jsonl", pages=4)
+    monkeypatch.setenv("PERRON_IMPORT_WORKERS", "1")
+    with open_store(str(tmp_path / "s.db")) as store:
+        monkeypatch.setattr(pipeline, "prepare_chunk", _dying_worker)
+        with pytest.raises(SourceError, match="worker process died") as err:
+            import_file(store, f)
+        assert "PERRON_IMPORT_WORKERS=0" in (err.value.hint or "")
+        monkeypatch.undo()
+        monkeypatch.setenv("PERRON_IMPORT_WORKERS", "1")
+        assert import_file(store, f).imported == 400
+
+
 def test_compressed_inputs_are_read_transparently(db_url: str, tmp_path: Path) -> None:
     plain = write_pages(tmp_path / "p.jsonl", pages=2)
     gz = tmp_path / "p.jsonl.gz"
