@@ -152,6 +152,20 @@ def test_jetstream_restart_resumes_from_saved_cursor_without_gap(db_url: str) ->
         assert len(ids) == 600 and set(ids) == keep
 
 
+def test_a_lone_event_on_a_quiet_stream_is_written_within_the_flush_interval(db_url: str) -> None:
+    # one event, then silence: it must not wait for a second event (or the stop) to be written
+    events, keep = jetstream_events(1, others=False)
+    with JetstreamServer(events) as srv:
+        with open_store(db_url) as store:
+            add_source(store, "bsky", "jetstream", srv.url, FAST)
+        started = time.monotonic()
+        listen_until(db_url, lambda s: s.count() == 1, timeout=5.0)
+        assert time.monotonic() - started < 3.0
+    with open_store(db_url) as store:
+        assert set(post_ids(store, "bluesky")) == keep
+        assert cursor_of(store, "bsky") == str(events[0]["time_us"])
+
+
 def _cli(db: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "perron.commands.listen", *args, "--db", db],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -200,6 +200,7 @@ async def listen_async(store: Store, sources: Sequence[SourceSpec | str] | None 
         while not stop.is_set():
             if all(t.done() for t in tasks) and queue.empty():
                 break
+            starting = not pending
             if queue.empty():
                 getter = asyncio.create_task(queue.get())
                 timeout = max(0.0, deadline - time.monotonic()) if pending else HEARTBEAT_S
@@ -212,8 +213,8 @@ async def listen_async(store: Store, sources: Sequence[SourceSpec | str] | None 
             while not queue.empty() and len(pending) < batch_size:
                 pending.append(queue.get_nowait())
             now = time.monotonic()
-            if len(pending) == 1 and now >= deadline:
-                deadline = now + flush_interval  # first item of a new batch: start the clock
+            if starting and pending and now >= deadline:
+                deadline = now + flush_interval  # first items of a new batch: start the clock
             if len(pending) >= batch_size or (pending and now >= deadline) or (
                     not pending and now - last_flush >= HEARTBEAT_S):
                 items, pending = pending, []
