@@ -152,6 +152,55 @@ def test_jetstream_restart_resumes_from_saved_cursor_without_gap(db_url: str) ->
         assert len(ids) == 600 and set(ids) == keep
 
 
+def _zstd_dictionary(events: list[dict[str, Any]], path: Path, seed: int = 0) -> bytes:
+    """A zstd dictionary trained on the events, as Jetstream trains its own on its stream."""
+    import zstandard
+
+    samples = [json.dumps(e).encode() for e in events]
+    random.Random(seed).shuffle(samples)
+    data = zstandard.train_dictionary(4096, samples[:400]).as_bytes()
+    path.write_bytes(data)
+    return data
+
+
+def test_jetstream_compressed_with_its_dictionary_exactly_once(db_url: str, tmp_path: Path) -> None:
+    events, keep = jetstream_events(500, others=False)
+    last = str(events[-1]["time_us"])
+    dictionary = _zstd_dictionary(events, tmp_path / "zstd_dictionary")
+    script = JetstreamScript(disconnect_after=[150], malformed_at={80},
+                             zstd_dictionary=dictionary)
+    with JetstreamServer(events, script) as srv:
+        with open_store(db_url) as store:
+            add_source(store, "bsky", "jetstream", srv.url,
+                       {**FAST, "zstd_dictionary": str(tmp_path / "zstd_dictionary")})
+        listen_until(db_url, lambda s: cursor_of(s, "bsky") == last)
+        assert len(srv.connections) == 2
+        assert all("compress=true" in c["path"] for c in srv.connections)
+    with open_store(db_url) as store:
+        ids = post_ids(store, "bluesky")
+        assert len(ids) == len(set(ids)) == len(keep) and set(ids) == keep
+        (entry,) = store.quarantine_list()  # the corrupt frame, once although replayed
+        assert "cannot decompress the zstd frame" in entry.reason
+
+
+def test_jetstream_compression_needs_the_servers_dictionary(db_url: str, tmp_path: Path) -> None:
+    events, _ = jetstream_events(300, others=False)
+    served = _zstd_dictionary(events, tmp_path / "served")
+    _zstd_dictionary(events, tmp_path / "other", seed=1)
+    with JetstreamServer(events, JetstreamScript(zstd_dictionary=served)) as srv:
+        with open_store(db_url) as store:
+            add_source(store, "bsky", "jetstream", srv.url,
+                       {**FAST, "zstd_dictionary": str(tmp_path / "other")})
+        with pytest.raises(ConfigError, match="compresses with zstd dictionary") as exc:
+            listen_until(db_url, lambda s: False, timeout=10.0)
+        assert "download the dictionary" in (exc.value.hint or "")
+    with open_store(db_url) as store:
+        assert store.count() == 0
+        assert len(store.quarantine_list()) == 3  # three frames tried, kept, then it stopped
+        (status,) = source_status(store)
+        assert status["state"] == "failed" and "dictionary" in status["last_error"]
+
+
 def test_a_lone_event_on_a_quiet_stream_is_written_within_the_flush_interval(db_url: str) -> None:
     # one event, then silence: it must not wait for a second event (or the stop) to be written
     events, keep = jetstream_events(1, others=False)
@@ -382,7 +431,11 @@ def test_sources_commands_add_list_status_remove(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--endpoint" in r.output
     r = run(sources_group, ["add", "j", "--kind", "jetstream", "--option", "compress=true",
                             "--db", db])
-    assert r.exit_code == 2 and "not supported" in r.output
+    assert r.exit_code == 2 and "needs Jetstream's zstd dictionary" in r.output
+    assert "zstd_dictionary=PATH" in r.output
+    r = run(sources_group, ["add", "j", "--kind", "jetstream", "--option",
+                            f"zstd_dictionary={tmp_path / 'missing'}", "--db", db])
+    assert r.exit_code == 2 and "cannot read zstd_dictionary" in r.output
     r = run(sources_group, ["list", "--json", "--db", db])
     assert [json.loads(line)["name"] for line in r.output.splitlines()] == ["piaille"]
     r = run(sources_group, ["status", "--json", "--db", db])

@@ -21,7 +21,8 @@ from .base import KINDS, SourceSpec
 #: options each kind understands (anything else is a typo worth reporting)
 COMMON = {"backoff_base", "backoff_cap"}
 OPTIONS = {
-    "jetstream": COMMON | {"collections", "dids", "compress", "cursor_margin_s"},
+    "jetstream": COMMON | {"collections", "dids", "compress", "zstd_dictionary",
+                              "cursor_margin_s"},
     "mastodon": COMMON | {"stream", "tag", "list", "transport", "backfill_pages",
                               "streaming"},
     "rss": COMMON | {"interval"},

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import zstandard
+
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sources"
 _B32 = "234567abcdefghijklmnopqrstuvwxyz"
 
@@ -170,6 +172,9 @@ class JetstreamScript:
     rate: float | None = None
     #: stamp events with the send time (live firehose) instead of their recorded time_us
     live: bool = False
+    #: a zstd dictionary: subscribers asking ``compress=true`` get each event compressed with
+    #: it, as binary frames (and a corrupt zstd frame at ``malformed_at``), as Jetstream does
+    zstd_dictionary: bytes | None = None
 
 
 class JetstreamServer(_Threaded):
@@ -245,6 +250,10 @@ class JetstreamServer(_Threaded):
         query = parse_qs(urlsplit(ws.request.path).query)
         cursor = int(query["cursor"][0]) if "cursor" in query else None
         wanted = set(query.get("wantedCollections", []))
+        zc = None
+        if query.get("compress") == ["true"] and self.script.zstd_dictionary:
+            zc = zstandard.ZstdCompressor(dict_data=zstandard.ZstdCompressionDict(
+                self.script.zstd_dictionary))
         k = len(self.connections)
         self.connections.append({"path": ws.request.path, "cursor": cursor, "sent": 0})
         limit = (self.script.disconnect_after[k] if k < len(self.script.disconnect_after)
@@ -265,13 +274,14 @@ class JetstreamServer(_Threaded):
                     await ws.close()
                     return
                 if i in self.script.malformed_at:
-                    await ws.send('{"did": "did:plc:broken", "time_us": 17322064')
+                    await ws.send(b"\x28\xb5\x2f\xfd" + b"corrupt" if zc
+                                  else '{"did": "did:plc:broken", "time_us": 17322064')
                 if wanted and self.collections[i] and self.collections[i] not in wanted:
                     continue
                 frame = self.frames[i]
                 if self.script.live:  # a new event now: fresh time, rkey and createdAt
                     frame = self._now(frame)
-                await ws.send(frame.decode())
+                await ws.send(zc.compress(frame) if zc else frame.decode())
                 sent += 1
                 self.sent += 1
                 self.connections[-1]["sent"] = sent
