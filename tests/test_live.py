@@ -312,6 +312,25 @@ def test_mastodon_stream_backfills_the_gap_and_honours_deletes(db_url: str,
         assert len(q) == 1 and q[0].file == "live:piaille" and q[0].format == "mastodon"
 
 
+def test_mastodon_delete_after_a_restart_removes_the_post_stored_before(db_url: str) -> None:
+    statuses = mastodon_statuses(21)
+    with MastodonServer(statuses, [([], list(range(20)))]) as srv:
+        with open_store(db_url) as store:
+            add_source(store, "piaille", "mastodon", srv.url,
+                       {**FAST, "stream": "hashtag", "tag": "perron"})
+        listen_until(db_url, lambda s: s.count() == 20)
+        # perron stops and starts again. Then status 5 (stored before the restart) is deleted,
+        # status 20 is posted and deleted at once, and 999 (never seen) is deleted: ignored
+        srv.segments.append(([], [20]))
+        srv.deletes[1] = [statuses[5]["id"], statuses[20]["id"], "999"]
+        listen_until(db_url, lambda s: s.count("deletions") == 2)
+    with open_store(db_url) as store:
+        ids = set(post_ids(store, "mastodon"))
+        assert ids == {mastodon_post_id(statuses[i]) for i in range(20) if i != 5}
+        assert {r[0] for r in store.query("SELECT post_id FROM deletions")} == {
+            mastodon_post_id(statuses[5]), mastodon_post_id(statuses[20])}
+
+
 def test_mastodon_private_stream_without_token_names_the_three_places(monkeypatch) -> None:
     monkeypatch.delenv("PERRON_MASTODON_TOKEN", raising=False)
     monkeypatch.setattr("perron.config._from_file", lambda name: None)

@@ -88,8 +88,9 @@ class SourceSpec:
 @dataclass(slots=True)
 class Item:
     """What a connector emits. Exactly one of ``raw`` (to normalize with ``fmt``), ``batch``
-    (already normalized, e.g. a deletion) or ``reason`` (malformed: quarantine ``raw``) is the
-    payload; an item with none of them only moves the cursor (e.g. an RSS 304)."""
+    (already normalized, e.g. a deletion), ``reason`` (malformed: quarantine ``raw``) or
+    ``delete_local`` is the payload; an item with none of them only moves the cursor (e.g. an
+    RSS 304)."""
 
     source: str
     fmt: str
@@ -99,6 +100,11 @@ class Item:
     reason: str | None = None
     cursor: str | None = None  # safe to save once this item (and all before it) is committed
     event_time: datetime | None = None
+    #: (namespace, the source's own id, post id), stored with the post: a later delete that
+    #: names only the source's id is honoured, also after a restart (Mastodon)
+    local_id: tuple[str, str, str] | None = None
+    #: (namespace, the source's own id) of a deleted post, resolved by the writer through those
+    delete_local: tuple[str, str] | None = None
 
 
 Emit = Callable[[Item], Awaitable[None]]

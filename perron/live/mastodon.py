@@ -13,9 +13,10 @@ after the cursor (``min_id`` pagination, 40 a page, at most ``backfill_pages`` p
 50), then reads the stream: the gap left by a disconnect or a restart is filled, and statuses
 seen twice are written once (idempotent store).
 
-``delete`` events carry the instance-local id only; perron maps it to the status it saw (a
-bounded map of the last 100,000 statuses) and records the deletion; a delete for a status older
-than that is ignored.
+``delete`` events carry the instance-local id only. perron stores each status' local id (per
+instance) with the status, in the same transaction, and resolves a delete through it: the post
+is removed and the deletion recorded, also when it was stored before a restart or by another
+source on the same instance. A delete for a status perron never stored is ignored.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ import websockets
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from ..errors import ConfigError
-from ..models import Batch, Deletion
-from .base import LRU, Connector, Emit, RateLimited, SourceSpec, Transient, resolve_token
+from .base import Connector, Emit, RateLimited, SourceSpec, Transient, resolve_token
 from .http import NETWORK_ERRORS, check, check_url, client
 
 STREAMS = ("hashtag", "hashtag:local", "public", "public:local", "list", "user")
@@ -82,7 +82,6 @@ class MastodonConnector(Connector):
             raise ConfigError(f"bad streaming URL {self.streaming!r}",
                               hint="use the instance's streaming_api URL, e.g. "
                                    "wss://streaming.mastodon.social")
-        self.seen: LRU[str, str] = LRU(100_000)  # local id → post id, for delete events
         self.cursor: str | None = None
         self.http_transport: httpx.AsyncBaseTransport | None = None
 
@@ -129,8 +128,6 @@ class MastodonConnector(Connector):
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await emit(self.item(where, raw=raw, reason=f"invalid status JSON: {exc}"))
             return
-        if head.id and head.uri:
-            self.seen.put(head.id, f"mastodon:{head.uri}")
         if head.id and head.id.isdigit() and (self.cursor is None
                                               or _key(head.id) > _key(self.cursor)):
             self.cursor = head.id
@@ -140,17 +137,17 @@ class MastodonConnector(Connector):
                 when = datetime.fromisoformat(head.created_at).astimezone(UTC)
             except ValueError:
                 when = None
+        local = ((self.endpoint, head.id, f"mastodon:{head.uri}") if head.id and head.uri
+                 else None)
         await emit(self.item(f"status {head.id}" if head.id else where, raw=raw,
-                             cursor=self.cursor, event_time=when))
+                             cursor=self.cursor, event_time=when, local_id=local))
 
     async def _event(self, event: str, data: str, where: str, emit: Emit) -> None:
         if event in ("update", "status.update"):
             await self._status(data.encode(), where, emit)
-        elif event == "delete":
-            post_id = self.seen.get(data.strip())
-            if post_id:
-                await emit(self.item(f"delete {data.strip()}", batch=Batch(deletions=[
-                    Deletion(post_id=post_id, deleted_at=datetime.now(UTC))])))
+        elif event == "delete" and data.strip():
+            await emit(self.item(f"delete {data.strip()}",
+                                 delete_local=(self.endpoint, data.strip())))
         # notifications, filters_changed, announcements…: not posts
 
     # -- backfill ------------------------------------------------------------------------------

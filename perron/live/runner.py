@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConfigError, NormalizeError, PerronError
-from ..models import Batch
+from ..models import Batch, Deletion
 from ..pipeline import normalize_record
 from ..plugins import formats
 from ..sources.base import Options
@@ -86,13 +86,19 @@ class Listener:
         self._refresh_matcher()
         batches: list[Batch] = []
         bad: list[tuple[str, str, str, str, bytes]] = []
+        local_ids: list[tuple[str, str, str]] = []
+        deleted_local: list[tuple[str, str]] = []
         for it in items:
             src = self.srcs[it.source]
             if it.cursor is not None:
                 src.cursor = it.cursor
             if it.event_time is not None:
                 src.last_event_at = it.event_time
-            if it.reason is not None:
+            if it.local_id is not None:
+                local_ids.append(it.local_id)
+            if it.delete_local is not None:
+                deleted_local.append(it.delete_local)
+            elif it.reason is not None:
                 bad.append((f"live:{it.source}", it.location, it.fmt, it.reason, it.raw or b""))
             elif it.batch is not None:
                 batches.append(it.batch)
@@ -108,6 +114,13 @@ class Listener:
         now = datetime.now(UTC)
         new_ids: list[str] = []
         with self.store.transaction():
+            # local ids first: a status and its delete can arrive in the same batch
+            self.store.remember_local_ids(local_ids)
+            if deleted_local:
+                gone = self.store.local_post_ids(deleted_local)
+                if gone:
+                    batches.append(Batch(deletions=[Deletion(post_id=p, deleted_at=now)
+                                                    for p in gone]))
             before = self._present(ids) if self.enrich_batch else set()
             counts = self.store.write(batches, self.matcher) if batches else None
             if self.enrich_batch and ids:

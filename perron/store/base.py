@@ -239,6 +239,23 @@ class Store:
             written.update((r[0], r[9]) for r in author_rows)
         return counts
 
+    def remember_local_ids(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """(namespace, source-local id, post id) rows, for deletes that name only the local id."""
+        if rows:
+            self.executemany("INSERT INTO source_ids (namespace, local_id, post_id) "
+                             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows)
+
+    def local_post_ids(self, keys: Sequence[tuple[str, str]]) -> list[str]:
+        """The post ids remembered for (namespace, source-local id) keys; unknown keys are
+        skipped (a post perron never stored)."""
+        out: list[str] = []
+        for namespace, local_id in keys:
+            post = self.scalar("SELECT post_id FROM source_ids WHERE namespace = ? AND "
+                               "local_id = ?", [namespace, local_id])
+            if post is not None:
+                out.append(post)
+        return out
+
     def _delete_posts(self, deletions: dict[str, datetime | None]) -> int:
         self.executemany("INSERT INTO deletions (post_id, deleted_at) VALUES (?, ?) "
                          "ON CONFLICT DO NOTHING",

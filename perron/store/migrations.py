@@ -229,3 +229,13 @@ POSTGRESQL.append([  # 2: understanding, listening, alerting, places
     """CREATE TABLE sites (name TEXT PRIMARY KEY, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
         radius_m DOUBLE PRECISION, polygon TEXT, created_at TIMESTAMPTZ NOT NULL)""",
 ])
+
+SQLITE.append([  # 3: source-local ids (a Mastodon delete names only the instance's own id)
+    """CREATE TABLE source_ids (namespace TEXT NOT NULL, local_id TEXT NOT NULL,
+        post_id TEXT NOT NULL, PRIMARY KEY (namespace, local_id)) WITHOUT ROWID""",
+])
+
+POSTGRESQL.append([  # 3: source-local ids (a Mastodon delete names only the instance's own id)
+    """CREATE TABLE source_ids (namespace TEXT NOT NULL, local_id TEXT NOT NULL,
+        post_id TEXT NOT NULL, PRIMARY KEY (namespace, local_id))""",
+])
