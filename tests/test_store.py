@@ -252,3 +252,32 @@ def test_env_var_selects_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with open_store() as store:
         assert store.url == str(tmp_path / "env.db")
     assert os.path.exists(tmp_path / "env.db")
+
+
+OLD_INTERACTION_KEY = ("kind || '|' || actor_id || '|' || COALESCE(NULLIF(target_author_id, ''), "
+                       "target_handle, '') || '|' || COALESCE(post_id, '') || '|' || "
+                       "COALESCE(target_post_id, '')")
+
+
+def test_old_interaction_keys_are_migrated_and_a_reimport_adds_nothing(db_url: str,
+                                                                       tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "sources"
+    files = sorted(f for d in ("twitter-v1", "twitter-v2", "jetstream", "mastodon")
+                   for f in (fixtures / d).iterdir() if f.suffix in (".json", ".jsonl"))
+    with open_store(db_url) as store:
+        import_paths(store, files)
+        keys = store.query("SELECT key FROM interactions ORDER BY key")
+        kinds = {k for (k,) in store.query("SELECT DISTINCT kind FROM interactions")}
+        assert len(keys) > 50 and {"mention", "reply", "quote", "repost", "like", "follow"} <= kinds
+        # back to schema 3, with the keys as perron wrote them then
+        store.execute(f"UPDATE interactions SET key = {OLD_INTERACTION_KEY}")
+        assert store.query("SELECT key FROM interactions ORDER BY key") != keys
+        if store.dialect == "sqlite":
+            store.execute("PRAGMA user_version = 3")
+        else:
+            store.execute("DELETE FROM schema_version WHERE version = 4")
+    with open_store(db_url) as store:  # migration 4 runs
+        assert store.query("SELECT key FROM interactions ORDER BY key") == keys
+        again = import_paths(store, files)
+        assert sum(s.imported for s in again) == 0
+        assert store.query("SELECT key FROM interactions ORDER BY key") == keys

@@ -239,3 +239,11 @@ POSTGRESQL.append([  # 3: source-local ids (a Mastodon delete names only the ins
     """CREATE TABLE source_ids (namespace TEXT NOT NULL, local_id TEXT NOT NULL,
         post_id TEXT NOT NULL, PRIMARY KEY (namespace, local_id))""",
 ])
+
+# 4: interaction keys start with the carrying post (see Interaction.key): appended, not scattered.
+# Old keys start with a kind, new ones with a post id ("source:…") or "|": no collision midway.
+_NEW_KEY = ("COALESCE(post_id, '') || '|' || kind || '|' || actor_id || '|' || "
+            "COALESCE(NULLIF(target_author_id, ''), target_handle, '') || '|' || "
+            "COALESCE(target_post_id, '')")
+SQLITE.append([f"UPDATE interactions SET key = {_NEW_KEY}"])
+POSTGRESQL.append([f"UPDATE interactions SET key = {_NEW_KEY}"])
