@@ -454,6 +454,9 @@ def test_sources_commands_add_list_status_remove(tmp_path: Path) -> None:
     r = run(sources_group, ["add", "j", "--kind", "jetstream", "--option",
                             f"zstd_dictionary={tmp_path / 'missing'}", "--db", db])
     assert r.exit_code == 2 and "cannot read zstd_dictionary" in r.output
+    r = run(sources_group, ["add", "j", "--kind", "jetstream", "--option", "compress=maybe",
+                            "--db", db])
+    assert r.exit_code == 2 and "is not true or false" in r.output and "compress=true" in r.output
     r = run(sources_group, ["list", "--json", "--db", db])
     assert [json.loads(line)["name"] for line in r.output.splitlines()] == ["piaille"]
     r = run(sources_group, ["status", "--json", "--db", db])

@@ -80,6 +80,17 @@ class SourceSpec:
                               hint=f"perron sources add {self.name} … --option {key}=NUMBER"
                               ) from None
 
+    def opt_bool(self, key: str) -> bool | None:
+        """``true``/``false`` (also ``1``/``0``, ``yes``/``no``); None when the option is not set."""
+        value = self.options.get(key)
+        if value is None:
+            return None
+        word = value.strip().lower()
+        if word in ("true", "1", "yes", "false", "0", "no"):
+            return word in ("true", "1", "yes")
+        raise ConfigError(f"source {self.name!r}: option {key}={value!r} is not true or false",
+                          hint=f"perron sources add {self.name} … --option {key}=true (or false)")
+
     def opt_list(self, key: str) -> list[str]:
         value = self.options.get(key) or ""
         return [v.strip() for v in value.split(",") if v.strip()]
