@@ -242,17 +242,19 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
                     for (location, raw, _), result in zip(chunk, results, strict=True):
                         take(location, raw, result)
 
+                def send(chunk: list[Item]) -> None:
+                    inflight.append((chunk, pool.submit(prepare_chunk, fmt.name, options, chunk)))
+                    while len(inflight) > 2 * workers:  # bounded: constant memory
+                        drain()
+
                 chunk: list[Item] = []
                 for item in items(fp):
                     chunk.append(item)
                     if len(chunk) >= CHUNK_RECORDS:
-                        inflight.append((chunk, pool.submit(prepare_chunk, fmt.name, options,
-                                                            chunk)))
+                        send(chunk)
                         chunk = []
-                        while len(inflight) > 2 * workers:  # bounded: constant memory
-                            drain()
                 if chunk:
-                    inflight.append((chunk, pool.submit(prepare_chunk, fmt.name, options, chunk)))
+                    send(chunk)
                 while inflight:
                     drain()
     flush()
