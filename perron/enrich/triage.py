@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from perron.enrich.types import Prediction
 from perron.text import words
@@ -120,7 +122,7 @@ def content_words(text: str) -> set[str]:
     return {w for w in words(text) if len(w) > 2 and w not in _STOP}
 
 
-def _overlap(statement: set[str], post: set[str], min_overlap: float) -> float | None:
+def _overlap(statement: AbstractSet[str], post: AbstractSet[str], min_overlap: float) -> float | None:
     """The share of ``statement``'s content words found in ``post`` when the post speaks of the
     same thing (at least ``min_overlap`` of them, and at least 2), else None."""
     if not statement:
@@ -128,16 +130,6 @@ def _overlap(statement: set[str], post: set[str], min_overlap: float) -> float |
     hit = len(statement & post)
     share = hit / len(statement)
     return share if hit >= min(2, len(statement)) and share >= min_overlap else None
-
-
-def match_false_claim(text: str, sheet: FactSheet, min_overlap: float) -> tuple[FalseClaim, float] | None:
-    post = content_words(text)
-    best: tuple[FalseClaim, float] | None = None
-    for fc in sheet.false_claims:
-        share = _overlap(content_words(fc.claim), post, min_overlap)
-        if share is not None and (best is None or share > best[1]):
-            best = (fc, share)
-    return best
 
 
 _NEGATION = frozenset("ne pas jamais aucun aucune rien sans non not no never none nobody nothing "
@@ -153,21 +145,39 @@ def _numbers(tokens: list[str]) -> set[str]:
     return {t for t in tokens if any(c.isdigit() for c in t)}
 
 
+@lru_cache(maxsize=4096)
+def _entry(text: str) -> tuple[frozenset[str], frozenset[str], bool]:
+    """A fact-sheet entry, read once (every triaged post is checked against the whole sheet):
+    its content words, its numbers, and whether it is negated."""
+    tokens = words(text)
+    return frozenset(content_words(text)), frozenset(_numbers(tokens)), _negated(tokens)
+
+
+def match_false_claim(text: str, sheet: FactSheet, min_overlap: float) -> tuple[FalseClaim, float] | None:
+    post = content_words(text)
+    best: tuple[FalseClaim, float] | None = None
+    for fc in sheet.false_claims:
+        share = _overlap(_entry(fc.claim)[0], post, min_overlap)
+        if share is not None and (best is None or share > best[1]):
+            best = (fc, share)
+    return best
+
+
 def match_contradicted_fact(text: str, sheet: FactSheet,
                             min_overlap: float) -> tuple[str, float, str] | None:
     """``(fact, overlap, why)`` for the fact the post contradicts best, or None. See the module
     docstring for the rule; ``why`` is "negation" or "NUMBERS ≠ NUMBERS"."""
     tokens = words(text)
     nums = _numbers(tokens)
+    negated = _negated(tokens)
     post = content_words(text) - nums
     best: tuple[str, float, str] | None = None
     for fact in sheet.facts:
-        ftokens = words(fact)
-        fnums = _numbers(ftokens)
-        share = _overlap(content_words(fact) - fnums, post, min_overlap)
+        fwords, fnums, fnegated = _entry(fact)
+        share = _overlap(fwords - fnums, post, min_overlap)
         if share is None or (best is not None and share <= best[1]):
             continue
-        if _negated(tokens) != _negated(ftokens):
+        if negated != fnegated:
             best = (fact, share, "negation")
         elif fnums and nums and not fnums & nums:
             best = (fact, share, f"{', '.join(sorted(nums))} ≠ {', '.join(sorted(fnums))}")
