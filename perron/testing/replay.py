@@ -444,19 +444,26 @@ class MastodonWsStreaming(_Threaded):
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with serve(self._handler, self.host, 0, compression=None) as server:
+        async with serve(self._handler, self.host, 0, compression=None,
+                         process_request=self._accept) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             await self._stop.wait()
             server.close(close_connections=True)
 
+    def _accept(self, ws: Any, request: Any) -> None:
+        # before the handshake answers, as on a real instance: what was published while
+        # nobody listened is on the timeline by the time the client can ask for it
+        rest = self.rest
+        self.paths.append(request.path)
+        ws.segment = k = rest.stream_connections
+        rest.stream_connections += 1
+        rest._publish(rest.segments[k][0] if k < len(rest.segments) else [])
+
     async def _handler(self, ws: Any) -> None:
         rest = self.rest
-        self.paths.append(ws.request.path)
-        k = rest.stream_connections
-        rest.stream_connections += 1
-        silent, streamed = rest.segments[k] if k < len(rest.segments) else ([], [])
-        rest._publish(silent)
+        k = ws.segment
+        streamed = rest.segments[k][1] if k < len(rest.segments) else []
         try:
             for n, i in enumerate(streamed):
                 if n in rest.malformed_at and k == 0:
