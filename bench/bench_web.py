@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVE = "import sys; from perron.cli import main; main(['serve', *sys.argv[1:]], prog_name='perron')"
 sys.path.insert(0, str(ROOT))
 
+from perron.commands.web import default_workers  # noqa: E402
 from perron.models import Author, Batch, Geo, Metrics, Post  # noqa: E402
 from perron.store import open_store  # noqa: E402
 from perron.web.control import Control  # noqa: E402
@@ -192,7 +193,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--workers", type=int, default=None,
-                    help="perron serve --workers (default: perron's own, one per CPU)")
+                    help="perron serve --workers (default: perron's own, one per CPU, at most 8)")
     ap.add_argument("--httpx", action="store_true",
                     help="use the Python load generator even when wrk is installed")
     args = ap.parse_args()
@@ -209,6 +210,7 @@ def main() -> None:
     sid, _ = control.session_create("bench@bench.test")
     control.close()
     port = free_port()
+    n_workers = args.workers or default_workers()
     workers = ["--workers", str(args.workers)] if args.workers else []
     server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", control_url, "--port",
                                str(port), "--api-rate", "100000000", *workers], cwd=ROOT,
@@ -238,7 +240,7 @@ def main() -> None:
         use_wrk = shutil.which("wrk") is not None and not args.httpx
         tool = "wrk" if use_wrk else "httpx (Python)"
         print(f"\n{args.posts:,} posts, {args.users} concurrent users, {args.seconds:.0f} s each,"
-              f" {os.cpu_count()} CPUs shared by server ({args.workers or os.cpu_count()} "
+              f" {os.cpu_count()} CPUs shared by server ({n_workers} "
               f"worker(s)) and load generator ({tool})")
         print(f"{'endpoint':<20} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
         results = {}
@@ -253,7 +255,7 @@ def main() -> None:
                   f"{r['errors']:>7}", flush=True)
         (args.out / "web.json").write_text(json.dumps(
             {"posts": args.posts, "users": args.users, "cpus": os.cpu_count(), "tool": tool,
-             "workers": args.workers or os.cpu_count(),
+             "workers": n_workers,
              "results": results}, indent=1))
         ok = all(results[k]["p95_ms"] < 200 for k in ("overview page", "inbox page")) and \
             all(r["errors"] == 0 for r in results.values())
