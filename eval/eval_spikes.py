@@ -58,6 +58,17 @@ class Series:
 
 
 @dataclass
+class Track:
+    """A method's scores for every point of a series (perron adds its sustained windows')."""
+
+    z: np.ndarray
+    warm: np.ndarray
+    window_z: np.ndarray | None = None
+    window_warm: np.ndarray | None = None
+    window_total: np.ndarray | None = None
+
+
+@dataclass
 class Counts:
     tp: int = 0
     fp: int = 0
@@ -122,10 +133,18 @@ def score_alerts(series: Series, alert_t: Sequence[float]) -> Counts:
     return Counts(len(hit), fp, len(series.windows), delays, tuple(label_delays))
 
 
-def select_alerts(t: np.ndarray, values: np.ndarray, z: np.ndarray, warm: np.ndarray,
-                  threshold: float, min_volume: float, cooldown_h: float) -> list[float]:
-    """The alert rule shared by both methods (same as SpikeDetector._alert)."""
-    candidates = np.flatnonzero(warm & (values >= min_volume) & (z >= threshold))
+def select_alerts(t: np.ndarray, values: np.ndarray, track: Track, threshold: float,
+                  min_volume: float, cooldown_h: float, sustained: float = math.inf
+                  ) -> list[float]:
+    """The alert rule shared by both methods (same as SpikeDetector.update): a point whose
+    score reaches ``threshold``, or (perron) whose sustained window's score reaches
+    ``sustained``; the value (the window's total) at least ``min_volume``; then the cooldown."""
+    hit = track.warm & (values >= min_volume) & (track.z >= threshold)
+    if track.window_z is not None and sustained < math.inf:
+        assert track.window_warm is not None and track.window_total is not None
+        hit |= (track.window_warm & (track.window_total >= min_volume)
+                & (track.window_z >= sustained))
+    candidates = np.flatnonzero(hit)
     out: list[float] = []
     last = -math.inf
     for i in candidates:
@@ -138,7 +157,7 @@ def select_alerts(t: np.ndarray, values: np.ndarray, z: np.ndarray, warm: np.nda
 # --- rolling z-score baseline -----------------------------------------------------------------
 
 
-def rolling_z(series: Series, window: int) -> tuple[np.ndarray, np.ndarray]:
+def rolling_z(series: Series, window: int) -> Track:
     """z of each point against the mean/std of the ``window`` points before it (causal)."""
     x = series.values.astype(float)
     c1 = np.concatenate([[0.0], np.cumsum(x)])
@@ -152,15 +171,18 @@ def rolling_z(series: Series, window: int) -> tuple[np.ndarray, np.ndarray]:
         sd = np.sqrt(np.maximum(var, 0.0))
         z = (x - mean) / np.maximum(sd, 1e-9)
     warm = (n >= window) & (series.t - series.t[0] >= MIN_HISTORY.total_seconds())
-    return np.nan_to_num(z, nan=0.0), warm
+    return Track(np.nan_to_num(z, nan=0.0), warm)
 
 
 # --- perron -----------------------------------------------------------------------------------
 
 
-def perron_z(series: Series, settings: SpikeSettings) -> tuple[np.ndarray, np.ndarray]:
+def perron_z(series: Series, settings: SpikeSettings) -> Track:
     rows = scores(series.times, list(series.values), settings)
-    return np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+    windows = [r[3] or (-math.inf, False, 0.0) for r in rows]
+    return Track(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
+                 np.array([w[0] for w in windows]), np.array([w[1] for w in windows]),
+                 np.array([w[2] for w in windows]))
 
 
 @dataclass(frozen=True)
@@ -169,34 +191,36 @@ class Config:
     threshold: float
     cooldown_h: float
     min_volume: float
+    sustained: float = math.inf  # perron's sustained_sensitivity (inf: off)
 
     def label(self) -> str:
-        return (f"{self.model}, threshold {self.threshold:g}, cooldown {self.cooldown_h:g} h, "
-                f"min_volume {self.min_volume:g}")
+        sustained = ("" if self.sustained == math.inf
+                     else f", sustained (1 h) threshold {self.sustained:g}")
+        return (f"{self.model}, threshold {self.threshold:g}{sustained}, cooldown "
+                f"{self.cooldown_h:g} h, min_volume {self.min_volume:g}")
 
 
-Scorer = Callable[[Series, object], tuple[np.ndarray, np.ndarray]]
+Scorer = Callable[[Series, object], Track]
 
 
-def _perron_job(args: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def _perron_job(args: tuple[str, str]) -> Track:
     name, key = args
     return perron_z(load(name), PERRON_MODELS[key])
 
 
 def grid_counts(series: list[Series], models: list[object], scorer: Scorer,
                 thresholds: list[float], min_volumes: list[float],
-                precomputed: dict[tuple[object, str], tuple[np.ndarray, np.ndarray]] | None = None,
-                ) -> dict[Config, list[Counts]]:
+                precomputed: dict[tuple[object, str], Track] | None = None,
+                sustained: Sequence[float] = (math.inf,)) -> dict[Config, list[Counts]]:
     out: dict[Config, list[Counts]] = {}
     for model in models:
         for s in series:
-            if precomputed is not None:
-                z, warm = precomputed[(model, s.name)]
-            else:
-                z, warm = scorer(s, model)
-            for thr, cd, mv in itertools.product(thresholds, COOLDOWNS_H, min_volumes):
-                alerts = select_alerts(s.t, s.values, z, warm, thr, mv, cd)
-                out.setdefault(Config(model, thr, cd, mv), []).append(score_alerts(s, alerts))
+            track = precomputed[(model, s.name)] if precomputed is not None else scorer(s, model)
+            for thr, cd, mv, sus in itertools.product(thresholds, COOLDOWNS_H, min_volumes,
+                                                       sustained):
+                alerts = select_alerts(s.t, s.values, track, thr, mv, cd, sus)
+                out.setdefault(Config(model, thr, cd, mv, sus), []).append(
+                    score_alerts(s, alerts))
     return out
 
 
@@ -208,10 +232,10 @@ def pooled(counts: list[Counts]) -> Counts:
 
 
 def best(table: dict[Config, list[Counts]], keep: list[int]) -> Config:
-    def key(cfg: Config) -> tuple[float, float, float, float]:
-        # ties: fewer false alarms, then the quieter setting (longer cooldown, higher threshold)
+    def key(cfg: Config) -> tuple[float, float, float, float, float]:
+        # ties: fewer false alarms, then the quieter setting (longer cooldown, higher thresholds)
         c = pooled([table[cfg][i] for i in keep])
-        return (c.f1, -c.fp, cfg.cooldown_h, cfg.threshold)
+        return (c.f1, -c.fp, cfg.cooldown_h, cfg.threshold, cfg.sustained)
     return max(table, key=key)
 
 
@@ -234,6 +258,7 @@ PERRON_MODELS = {
     for clip in (3.0, 5.0)
 }
 PERRON_THRESHOLDS = [6.0, 8.0, 10.0, 11.0, 12.0, 13.0, 15.0, 20.0, 25.0]
+PERRON_SUSTAINED = [3.0, 4.0, 5.0, 6.0, 8.0, math.inf]  # sustained_sensitivity; inf: off
 Z_WINDOWS = [12, 36, 72, 144, 288, 576, 1152, 2016]  # 1 h … 1 week of 5-minute points
 Z_THRESHOLDS = [2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0]
 MIN_VOLUMES = [0.0, 5.0]
@@ -264,11 +289,12 @@ def main(argv: list[str] | None = None) -> int:
                         strict=True))
     p_table = grid_counts(series, list(PERRON_MODELS),
                           lambda s, k: perron_z(s, PERRON_MODELS[str(k)]),
-                          PERRON_THRESHOLDS, MIN_VOLUMES, precomputed=done)
+                          PERRON_THRESHOLDS, MIN_VOLUMES, precomputed=done,
+                          sustained=PERRON_SUSTAINED)
     z_best = best(z_table, list(range(n)))
     p_best = best(p_table, list(range(n)))
     default_cfg = Config(_default_key(), DEFAULT.sensitivity, DEFAULT.cooldown.total_seconds()
-                         / 3600, DEFAULT.min_volume)
+                         / 3600, DEFAULT.min_volume, DEFAULT.sustained_sensitivity)
     p_default = p_table.get(default_cfg)
     z_loso, z_chosen = loso(z_table, n)
     p_loso, p_chosen = loso(p_table, n)

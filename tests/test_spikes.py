@@ -6,6 +6,7 @@ import io
 import json
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -150,6 +151,57 @@ def _shares(seed: int = 3) -> tuple[list[datetime], list[float], list[float]]:
         num.append(n)
         den.append(d)
     return times, num, den
+
+
+def five_minute_series(days: int = 10, seed: int = 3) -> tuple[list[datetime], list[float]]:
+    """Counts every 5 minutes: 30 a point by day, 10 by night, every day alike."""
+    rng = random.Random(seed)
+    times, values = [], []
+    for i in range(days * 288):
+        at = START + i * timedelta(minutes=5)
+        times.append(at)
+        values.append(float(_poisson(rng, 30.0 if 8 <= at.hour < 20 else 10.0)))
+    return times, values
+
+
+def test_a_sustained_rise_alerts_when_its_hour_ends_though_no_point_stands_out() -> None:
+    times, values = five_minute_series()
+    hour = START + timedelta(days=8, hours=14)  # 14:00–15:00: +50 % at every point
+    inside = [i for i, at in enumerate(times) if hour <= at < hour + HOUR]
+    for i in inside:
+        values[i] = round(values[i] * 1.5)
+    plain = replace(SpikeSettings(), sustained=None)
+    assert detect(times, values, plain) == []  # no single point is a spike
+    found = detect(times, values)
+    assert [p.at for p in found] == [times[inside[-1]]]  # known online, at the hour's last point
+    (point,) = found
+    assert point.span == 3600
+    assert point.value == sum(values[i] for i in inside)
+    assert 300 < point.expected < 400 and point.score >= SpikeSettings().sustained_sensitivity
+    assert point.to_dict()["span"] == 3600
+    # the same hour without the rise does not alert
+    times, values = five_minute_series()
+    assert detect(times, values) == []
+
+
+def test_a_sustained_window_missing_its_last_point_is_scored_by_the_next_one() -> None:
+    times, values = five_minute_series()
+    hour = START + timedelta(days=8, hours=14)
+    for i, at in enumerate(times):
+        if hour <= at < hour + HOUR:
+            values[i] = round(values[i] * 1.5)
+    last = times.index(hour + HOUR - timedelta(minutes=5))
+    del times[last], values[last]  # 14:55 never came: the window ends when 15:00 arrives
+    (point,) = detect(times, values)
+    assert point.at == hour + HOUR and point.span == 3600
+
+
+def test_series_as_coarse_as_the_sustained_window_are_judged_point_by_point() -> None:
+    times, values = weekly_series()  # hourly
+    values[times.index(START + timedelta(days=16, hours=3))] += 600
+    assert detect(times, values) == detect(times, values,
+                                           replace(SpikeSettings(), sustained=None))
+    assert all(p.span is None for p in detect(times, values))
 
 
 def test_ratio_ignores_small_denominators() -> None:

@@ -57,15 +57,19 @@ def evaluate_spike(store: Store, rule: SpikeRule, now: datetime) -> list[Alert]:
     for point in points:
         if point.at < since:
             continue
-        i = bucket_of(point.at, step)
-        figures = counts.get(i, (0, 0, 0))
+        last = bucket_of(point.at, step)
+        first = last - (int(point.span) // step - 1 if point.span else 0)  # a sustained rise
+        in_window = [counts.get(i, (0, 0, 0)) for i in range(first, last + 1)]
+        figures = (sum(c[0] for c in in_window), sum(c[1] for c in in_window),
+                   sum(c[2] for c in in_window))
         out.append(_alert(store, rule, measure, point, step, figures, settings, notes))
     return out
 
 
 def _alert(store: Store, rule: SpikeRule, measure: str, point: SpikePoint, step: int,
            figures: tuple[int, int, int], settings: SpikeSettings, notes: list[str]) -> Alert:
-    start, end = point.at, point.at + timedelta(seconds=step)
+    end = point.at + timedelta(seconds=step)
+    start = end - timedelta(seconds=point.span or step)
     base_start = start - parse_duration(rule.baseline)
     negative_only = measure == "negative"
     label_args: dict[str, Any] = {"label_task": "sentiment"}
@@ -90,6 +94,9 @@ def _alert(store: Store, rule: SpikeRule, measure: str, point: SpikePoint, step:
         "score": round(point.score, 2), "sensitivity": settings.sensitivity,
         "min_volume": settings.min_volume, "posts_in_window": total,
     }
+    if point.span:  # a sustained rise: the figures are the window's totals
+        expl["sustained"] = format_duration(timedelta(seconds=point.span))
+        expl["sensitivity"] = settings.sustained_sensitivity
     if measure == "negative":
         expl.update({"negative_posts": neg, "labelled_posts": lab,
                      "share": round(neg / lab, 4) if lab else None,

@@ -24,6 +24,13 @@ the baseline that judges the next points. An alert needs ``score >= sensitivity`
 least ``min_volume``, at least ``min_history`` of data before it, and ``cooldown`` since the last
 alert.
 
+**Sustained rises.** Talk can grow for an hour without any single point standing out. On series
+finer than ``sustained`` (default one hour, aligned on the clock), the totals of each ``sustained``
+window are scored the same way by a second detector, as a series of their own, and a window whose
+score reaches ``sustained_sensitivity`` is an alert too (same minimum volume, on the window's total,
+and the same cooldown). It is scored when its last point arrives, so it is known online; the alert's
+``span`` says how long a time its figures cover.
+
 The share of negative posts (:func:`detect_ratio`) uses a pooled rate over a trailing window and a
 binomial z with a robust over-dispersion factor, so a 2-of-3 hour never looks like a crisis.
 """
@@ -36,7 +43,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from statistics import NormalDist, median
 from typing import IO
@@ -67,6 +74,9 @@ class SpikeSettings:
     - ``min_scale``: floor of the robust scale (Anscombe units; Poisson noise is 1).
     - ``smooth``: number of points whose scores are averaged.
     - ``clip``: winsorisation of what enters the histories, in robust units.
+    - ``sustained``: the window whose totals are also scored (``None``: off); only on series whose
+      points are closer together than it.
+    - ``sustained_sensitivity``: alert threshold of those totals, in robust z units.
     """
 
     sensitivity: float = 12.0
@@ -83,6 +93,8 @@ class SpikeSettings:
     clip: float = 3.0
     transform: str = "sqrt"
     tail_quantile: float | None = 0.99
+    sustained: timedelta | None = timedelta(hours=1)
+    sustained_sensitivity: float = 5.0
 
     def __post_init__(self) -> None:
         if self.season not in ("week", "day", "none"):
@@ -93,11 +105,15 @@ class SpikeSettings:
             raise ValueError("smooth must be at least 1")
         if self.min_scale <= 0:
             raise ValueError("min_scale must be positive")
+        if self.sustained is not None and self.sustained.total_seconds() <= 0:
+            raise ValueError("sustained must be a positive duration (or None)")
 
 
 @dataclass
 class SpikePoint:
-    """One detected spike point. ``score`` is the robust z; ``expected`` is on the value's scale."""
+    """One detected spike point. ``score`` is the robust z; ``expected`` is on the value's scale.
+    ``span`` (seconds) is set for a sustained rise: ``value`` and ``expected`` are then the totals
+    of the window of that length that ends with the point at ``at``."""
 
     at: datetime
     value: float
@@ -105,6 +121,7 @@ class SpikePoint:
     score: float
     numerator: float | None = None
     denominator: float | None = None
+    span: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -158,6 +175,8 @@ class _Score:
     expected: float
     score: float
     warm: bool
+    # the sustained window that ended with this point: its score and total
+    window: tuple[_Score, float] | None = None
 
 
 @dataclass
@@ -179,6 +198,12 @@ class SpikeDetector:
         self._first: float | None = None
         self._last: float | None = None
         self._last_alert: float | None = None
+        # sustained rises: a second detector over the totals of aligned windows
+        self._windows = (SpikeDetector(replace(s, sustained=None))
+                         if s.sustained is not None else None)
+        self._window_start: float | None = None
+        self._window_total = 0.0
+        self._window_open = False  # the current window is being summed (not yet scored)
 
     def _seasonal(self, t: float, week_slot: int, day_slot: int) -> tuple[float | None, bool]:
         """The seasonal part, and whether it comes from the configured slot (else a fallback)."""
@@ -206,6 +231,7 @@ class SpikeDetector:
             raise ValueError(f"points must be in increasing time order ({at.isoformat()})")
         if self._first is None:
             self._first = t
+        step = None if self._last is None else t - self._last
         self._last = t
         y = _forward(s.transform, value)
         week_slot = at.weekday() * 24 + at.hour
@@ -243,7 +269,37 @@ class SpikeDetector:
         self._day.setdefault(day_slot, _Trailing(self._season_span)).add(t, y_clean)
         self._all.add(t, y_clean)
         warm = warm and (t - self._first) >= s.min_history.total_seconds()
-        return _Score(expected=_backward(s.transform, predicted), score=smooth_z, warm=warm)
+        return _Score(expected=_backward(s.transform, predicted), score=smooth_z, warm=warm,
+                      window=self._window(t, step, value))
+
+    def _window(self, t: float, step: float | None, value: float) -> tuple[_Score, float] | None:
+        """Add the point to its sustained window; the window's score when this point ends it."""
+        if self._windows is None or self.settings.sustained is None:
+            return None
+        span = self.settings.sustained.total_seconds()
+        if step is not None and step >= span:  # points as coarse as the window: nothing to add
+            self._window_open = False
+            return None
+        start = t - t % span
+        out = None
+        if start != self._window_start:
+            if self._window_open:  # the last point of the previous window was missing
+                out = self._score_window()
+            self._window_start, self._window_total = start, 0.0
+            # a series that starts inside a window would give it a partial total: skipped
+            self._window_open = step is not None or t == start
+        if not self._window_open:
+            return out
+        self._window_total += value
+        if step is not None and t + step >= start + span:  # the next point is in the next window
+            out = self._score_window()
+        return out
+
+    def _score_window(self) -> tuple[_Score, float]:
+        assert self._windows is not None and self._window_start is not None
+        self._window_open = False
+        at = datetime.fromtimestamp(self._window_start, UTC)
+        return self._windows.score(at, self._window_total), self._window_total
 
     def update(self, at: datetime, value: float) -> SpikePoint | None:
         """Score one point; return it as a :class:`SpikePoint` when it is an alert."""
@@ -252,11 +308,20 @@ class SpikeDetector:
         if self._alert(t, result, value, value):
             return SpikePoint(at=_utc(at), value=float(value), expected=result.expected,
                               score=result.score)
+        if result.window is not None:
+            window, total = result.window
+            if self._alert(t, window, total, total, self.settings.sustained_sensitivity):
+                assert self.settings.sustained is not None
+                return SpikePoint(at=_utc(at), value=float(total), expected=window.expected,
+                                  score=window.score,
+                                  span=self.settings.sustained.total_seconds())
         return None
 
-    def _alert(self, t: float, result: _Score, value: float, volume: float) -> bool:
+    def _alert(self, t: float, result: _Score, value: float, volume: float,
+               sensitivity: float | None = None) -> bool:
         s = self.settings
-        if not result.warm or volume < s.min_volume or result.score < s.sensitivity:
+        threshold = s.sensitivity if sensitivity is None else sensitivity
+        if not result.warm or volume < s.min_volume or result.score < threshold:
             return False
         if self._last_alert is not None and t - self._last_alert < s.cooldown.total_seconds():
             return False
@@ -283,14 +348,19 @@ def detect(timestamps: Sequence[datetime], values: Sequence[float],
 
 
 def scores(timestamps: Sequence[datetime], values: Sequence[float],
-           settings: SpikeSettings | None = None) -> list[tuple[float, float, bool]]:
-    """``(expected, score, warm)`` for every point (for charts and for the evaluation)."""
+           settings: SpikeSettings | None = None
+           ) -> list[tuple[float, float, bool, tuple[float, bool, float] | None]]:
+    """``(expected, score, warm, window)`` for every point (for charts and for the evaluation);
+    ``window`` is ``(score, warm, total)`` of the sustained window that ends with the point, or
+    ``None``."""
     _check_lengths("scores", timestamps, values)
     detector = SpikeDetector(settings or SpikeSettings())
     out = []
     for at, value in zip(timestamps, values, strict=True):
         r = detector.score(at, float(value))
-        out.append((r.expected, r.score, r.warm))
+        window = None if r.window is None else (r.window[0].score, r.window[0].warm,
+                                                r.window[1])
+        out.append((r.expected, r.score, r.warm, window))
     return out
 
 

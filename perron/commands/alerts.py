@@ -294,15 +294,22 @@ def spikes_group() -> None:
 @click.option("--cooldown", default=None, help="No new spike within this time (24h).")
 @click.option("--season", type=click.Choice(["week", "day", "none"]), default=None,
               help="Seasonal baseline: hour-of-week (default), hour-of-day, none.")
+@click.option("--sustained", default=None,
+              help="Also score the totals of each clock-aligned window this long, for rises that "
+                   "no single point shows (1h; `off` to judge points only).")
+@click.option("--sustained-sensitivity", type=float, default=None,
+              help="Threshold of those totals in robust z units (5).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per spike, with scores.")
 @_handle_errors
 def spikes_detect(series: str, sensitivity: float | None, min_volume: float | None,
-                  cooldown: str | None, season: str | None, as_json: bool) -> None:
+                  cooldown: str | None, season: str | None, sustained: str | None,
+                  sustained_sensitivity: float | None, as_json: bool) -> None:
     """Spikes of a `timestamp,value` CSV (header first): one ISO timestamp per line."""
     from dataclasses import replace
 
     from ..alerts.rules import parse_duration
     from ..analyze.spikes import SpikeSettings, detect, read_series_csv
+    from ..errors import ConfigError
 
     times, values = read_series_csv(sys.stdin if series == "-" else series)
     settings = SpikeSettings()
@@ -315,6 +322,15 @@ def spikes_detect(series: str, sensitivity: float | None, min_volume: float | No
         changes["cooldown"] = parse_duration(cooldown)
     if season is not None:
         changes["season"] = season
+    if sustained is not None and sustained != "off":
+        changes["sustained"] = parse_duration(sustained)
+        if changes["sustained"].total_seconds() <= 0:
+            raise ConfigError(f"--sustained must be a positive duration, not {sustained!r}",
+                              hint="--sustained 1h, or --sustained off to judge points only")
+    elif sustained == "off":
+        changes["sustained"] = None
+    if sustained_sensitivity is not None:
+        changes["sustained_sensitivity"] = sustained_sensitivity
     for point in detect(times, values, replace(settings, **changes)):
         if as_json:
             click.echo(json.dumps(point.to_dict()))
