@@ -123,28 +123,30 @@ def prepare_one(fmt: Format, options: Options, raw: bytes, malformed: str | None
 
 
 def prepare_chunk(fmt_name: str, options: Options, chunk: Sequence[Item]
-                  ) -> tuple[bytes, list[str | None], dict[str, str], dict[str, Doc]]:
+                  ) -> tuple[bytes, list[str | None], dict[str, str]]:
     """The CPU work of an import that needs no store, done in a worker process: normalize each
     record, detect the languages platforms did not declare, and compute each post's ``Doc``
     (its index tokens and query fields). Pure: the same chunk gives the same answer.
 
-    The batches travel as msgpack (``decode_chunk``), not pickles: a decoded struct then
-    holds its defaults as the very objects the class has, as a freshly normalized one does, so
-    its stored JSON is byte for byte the same."""
+    The batches and docs travel as msgpack (``decode_chunk``), not pickles: pickling is slower
+    on both sides, and a decoded struct holds its defaults as the very objects the class has,
+    as a freshly normalized one does, so its stored JSON is byte for byte the same."""
     fmt = formats()[fmt_name]
     out = [prepare_one(fmt, options, raw, malformed) for _, raw, malformed in chunk]
     batches = [b for b, _ in out if b is not None]
     langs = detect_missing_languages(batches)
     docs = {p.id: doc_of(p, langs.get(p.id)) for b in batches for p in b.posts}
-    return _packer.encode([b for b, _ in out]), [r for _, r in out], langs, docs
+    return _packer.encode(([b for b, _ in out], docs)), [r for _, r in out], langs
 
 
 _packer = msgspec.msgpack.Encoder()
-_unpacker = msgspec.msgpack.Decoder(list[Batch | None])
+_unpacker = msgspec.msgpack.Decoder(tuple[list[Batch | None], dict[str, Doc]])
 
 
-def decode_chunk(packed: bytes, reasons: list[str | None]) -> list[Prepared]:
-    return list(zip(_unpacker.decode(packed), reasons, strict=True))
+def decode_chunk(packed: bytes, reasons: list[str | None]) -> tuple[list[Prepared],
+                                                                     dict[str, Doc]]:
+    batches, docs = _unpacker.decode(packed)
+    return list(zip(batches, reasons, strict=True)), docs
 
 
 def import_file(store: Store, path: Path, fmt_name: str | None = None,
@@ -229,14 +231,14 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
                 def drain() -> None:
                     chunk, future = inflight.popleft()
                     try:
-                        packed, reasons, chunk_langs, chunk_docs = future.result()
+                        packed, reasons, chunk_langs = future.result()
                     except BrokenProcessPool as exc:
                         raise SourceError(
                             f"an import worker process died while reading {path.name} ({exc})",
                             hint="run the same import again: what was written stays and nothing "
                                  "is duplicated; if it happens again, PERRON_IMPORT_WORKERS=0 "
                                  "imports without workers") from exc
-                    results = decode_chunk(packed, reasons)
+                    results, chunk_docs = decode_chunk(packed, reasons)
                     langs.update(chunk_langs)  # type: ignore[union-attr]
                     docs.update(chunk_docs)
                     for (location, raw, _), result in zip(chunk, results, strict=True):

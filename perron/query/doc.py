@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import msgspec
 
 from ..models import Post
 from ..text import handle_token, tokens
@@ -19,8 +20,10 @@ MAX_PG_POSITIONS_PER_LEXEME = 256  # and keeps at most this many positions per l
 _URL_IN_TEXT = re.compile(r"(?:https?://|www\.)\S")
 
 
-@dataclass(frozen=True, slots=True)
-class Doc:
+class Doc(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """A Struct, not a dataclass: import workers send thousands of them back per second
+    (msgpack, a list per doc)."""
+
     tokens: tuple[str, ...]
     source: str
     handle: str | None
