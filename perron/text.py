@@ -56,9 +56,41 @@ def fold(text: str) -> str:
     """Lowercase, strip accents and ligatures. ``"Élysée"`` → ``"elysee"``."""
     if text.isascii():
         return text.lower().replace("`", "'")
+    table, other = _char_folds()
+    if other.search(text) is None:  # Latin letters and emoji only: one character at a time
+        return text.translate(table)
+    return _fold_text(text)
+
+
+def _fold_text(text: str) -> str:
     text = _LIGATURE_RE.sub(lambda m: _LIGATURE_MAP[m.group()], text)
     text = unicodedata.normalize("NFKD", text)
     return unicodedata.normalize("NFC", _combining_re().sub("", text)).casefold()
+
+
+# Blocks whose characters fold on their own: Latin (Latin-1, Extended-A/B and Additional),
+# general punctuation (’ … and the ZWJ), currency and letterlike symbols, symbols, dingbats,
+# the emoji variation selector and emoji. None is a combining mark, and once the marks their
+# decompositions bring are dropped none composes with a neighbour, so folding a text of them one
+# character at a time (with the very same ``_fold_text``) gives what folding it whole gives.
+# Other scripts take the whole-text path.
+_PER_CHARACTER = ((0x80, 0x250), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x20A0, 0x20D0),
+                  (0x2100, 0x2150), (0x2600, 0x27C0), (0xFE0F, 0xFE10), (0x1F300, 0x1FB00))
+
+
+@cache
+def _char_folds() -> tuple[dict[int, str], re.Pattern[str]]:
+    """A ``str.translate`` table for ASCII and the blocks above, and a pattern that finds any
+    other character."""
+    table = {c: _fold_text(chr(c)) for c in range(0x80)}
+    table[ord("`")] = "'"
+    for a, b in _PER_CHARACTER:
+        for c in range(a, b):
+            assert not unicodedata.combining(chr(c))
+            table[c] = _fold_text(chr(c))
+    table = {c: f for c, f in table.items() if f != chr(c)}
+    body = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b - 1))}" for a, b in _PER_CHARACTER)
+    return table, re.compile(f"[^\\x00-\\x7f{body}]")
 
 
 def _clean(part: str) -> str:

@@ -31,6 +31,7 @@ from perron.query.ast import (
     or_,
 )
 from perron.query.doc import fts_document, sqlite_created, tsvector_literal
+from perron.text import _PER_CHARACTER, _fold_text, fold
 
 PIECES = [
     "écologie", "Ecologie", "ÉCOLOGIE", "l'État", "état", "Montréal", "montreal", "climat",
@@ -259,3 +260,17 @@ def surface_st(draw: st.DrawFn, depth: int = 0) -> tuple[Node, str]:
 def test_surface_forms_parse_to_the_same_node(pair: tuple[Node, str]) -> None:
     node, text = pair
     assert parse(text) == node
+
+
+# --- folding: the per-character fast path means the same as folding the whole text ----------
+
+_FAST_ALPHABET = st.sampled_from(
+    [chr(c) for a, b in _PER_CHARACTER for c in range(a, b)]
+    + [chr(c) for c in range(32, 127)] + ["\u0301", "ﬁ", "각", "ا"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=_FAST_ALPHABET)))
+def test_fold_fast_path_equals_folding_the_whole_text(text: str) -> None:
+    assert fold(text) == _fold_text(text)
+    assert fold("L’Élysée 😀 Œuvre…") == "l'elysee 😀 oeuvre..."
