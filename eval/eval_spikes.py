@@ -195,7 +195,7 @@ class Config:
 
     def label(self) -> str:
         sustained = ("" if self.sustained == math.inf
-                     else f", sustained (1 h) threshold {self.sustained:g}")
+                     else f", sustained threshold {self.sustained:g}")
         return (f"{self.model}, threshold {self.threshold:g}{sustained}, cooldown "
                 f"{self.cooldown_h:g} h, min_volume {self.min_volume:g}")
 
@@ -251,11 +251,13 @@ def loso(table: dict[Config, list[Counts]], n: int) -> tuple[Counts, list[Config
 # --- models searched --------------------------------------------------------------------------
 
 PERRON_MODELS = {
-    f"{season}/tail{tq}/clip{clip:g}": SpikeSettings(season=season, tail_quantile=tq, clip=clip,
-                                                     min_history=MIN_HISTORY)
+    f"{season}/tail{tq}/clip{clip:g}/sustained{hours}h": SpikeSettings(
+        season=season, tail_quantile=tq, clip=clip, min_history=MIN_HISTORY,
+        sustained=timedelta(hours=hours))
     for season in ("week", "day")
     for tq in (None, 0.99)
     for clip in (3.0, 5.0)
+    for hours in (1, 3, 6, 12)
 }
 PERRON_THRESHOLDS = [6.0, 8.0, 10.0, 11.0, 12.0, 13.0, 15.0, 20.0, 25.0]
 PERRON_SUSTAINED = [3.0, 4.0, 5.0, 6.0, 8.0, math.inf]  # sustained_sensitivity; inf: off
@@ -342,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_key() -> str:
-    return f"{DEFAULT.season}/tail{DEFAULT.tail_quantile}/clip{DEFAULT.clip:g}"
+    assert DEFAULT.sustained is not None
+    return (f"{DEFAULT.season}/tail{DEFAULT.tail_quantile}/clip{DEFAULT.clip:g}/"
+            f"sustained{DEFAULT.sustained.total_seconds() / 3600:g}h")
 
 
 def _write_markdown(path: Path, table: str, notes: list[str]) -> None:

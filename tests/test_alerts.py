@@ -133,14 +133,15 @@ def test_spike_fires_once_with_explanation(store):
     assert len(list_alerts(store)) == 1
 
 
-def test_a_sustained_rise_over_an_hour_alerts_with_the_hours_totals(store):
-    """5-minute buckets: no bucket stands out, but 14:00–15:00 holds 2.5× its usual posts."""
+def test_a_sustained_rise_alerts_with_its_windows_totals(store):
+    """5-minute buckets: no bucket stands out, but 12:00–18:00 holds twice its usual posts."""
     rng = random.Random(5)
     store.monitor_add("rail", "train OR #retardgeneral")
-    posts, i = [], 0
-    t, rise = T0, BURST
-    while t < NOW:
-        lam = 7.5 if rise <= t < rise + timedelta(hours=1) else 3.0
+    rise = T0 + timedelta(days=4, hours=12)
+    now = rise + timedelta(hours=6, minutes=20)
+    posts, i, t = [], 0, T0
+    while t < now:
+        lam = 6.0 if rise <= t < rise + timedelta(hours=6) else 3.0
         n = sum(1 for _ in range(60) if rng.random() < lam / 60)
         for _ in range(n):
             at = t + timedelta(seconds=rng.randrange(300))
@@ -150,17 +151,17 @@ def test_a_sustained_rise_over_an_hour_alerts_with_the_hours_totals(store):
             i += 1
         t += timedelta(minutes=5)
     store.write([Batch(posts=posts)], matcher=store.matcher())
-    in_hour = sum(1 for p in posts if rise <= p.created_at < rise + timedelta(hours=1))
+    in_window = sum(1 for p in posts if rise <= p.created_at < rise + timedelta(hours=6))
     assert evaluate(store, SpikeRule(name="p", monitor="rail", interval="5m",
-                                     sensitivity=1000), NOW)  # the hour alone alerts
-    [alert] = evaluate(store, SpikeRule(name="pic", monitor="rail", interval="5m"), NOW)
+                                     sensitivity=1000), now)  # the window alone alerts
+    [alert] = evaluate(store, SpikeRule(name="pic", monitor="rail", interval="5m"), now)
     e = alert.explanation
-    assert e["sustained"] == "1h" and e["interval"] == "5m"
-    assert e["window"] == {"start": "2024-05-10T14:00:00Z", "end": "2024-05-10T15:00:00Z"}
-    assert e["observed"] == in_hour == e["posts_in_window"]
+    assert e["sustained"] == "6h" and e["interval"] == "5m"
+    assert e["window"] == {"start": "2024-05-10T12:00:00Z", "end": "2024-05-10T18:00:00Z"}
+    assert e["observed"] == in_window == e["posts_in_window"]
     assert e["score"] >= e["sensitivity"] == 5.0
     assert e["over_represented"]["hashtags"][0]["key"] == "#retardgeneral"
-    assert "14:00–15:00" in alert.title
+    assert "12:00–18:00" in alert.title
 
 
 def test_spike_on_negative_without_labels_falls_back_to_volume(store):

@@ -6,7 +6,6 @@ import io
 import json
 import math
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,7 +89,7 @@ def test_cooldown_suppresses_alerts_after_an_alert() -> None:
         values[times.index(first + h * HOUR)] += 800
     settings = SpikeSettings(cooldown=timedelta(hours=6))
     assert [p.at for p in detect(times, values, settings)] == [first, first + 30 * HOUR]
-    short = SpikeSettings(cooldown=timedelta(0))
+    short = SpikeSettings(cooldown=timedelta(0), sustained=None)  # points only
     assert len(detect(times, values, short)) == 3
 
 
@@ -164,44 +163,43 @@ def five_minute_series(days: int = 10, seed: int = 3) -> tuple[list[datetime], l
     return times, values
 
 
-def test_a_sustained_rise_alerts_when_its_hour_ends_though_no_point_stands_out() -> None:
+def test_a_sustained_rise_alerts_when_its_window_ends_though_no_point_stands_out() -> None:
     times, values = five_minute_series()
-    hour = START + timedelta(days=8, hours=14)  # 14:00–15:00: +50 % at every point
-    inside = [i for i, at in enumerate(times) if hour <= at < hour + HOUR]
+    rise = START + timedelta(days=8, hours=12)  # 12:00–18:00 UTC: +50 % at every point
+    inside = [i for i, at in enumerate(times) if rise <= at < rise + 6 * HOUR]
     for i in inside:
         values[i] = round(values[i] * 1.5)
-    plain = replace(SpikeSettings(), sustained=None)
-    assert detect(times, values, plain) == []  # no single point is a spike
+    assert detect(times, values, SpikeSettings(sustained=None)) == []  # no point is a spike
     found = detect(times, values)
-    assert [p.at for p in found] == [times[inside[-1]]]  # known online, at the hour's last point
+    assert [p.at for p in found] == [times[inside[-1]]]  # known online, at the window's end
     (point,) = found
-    assert point.span == 3600
+    assert point.span == 6 * 3600 == SpikeSettings().sustained.total_seconds()
     assert point.value == sum(values[i] for i in inside)
-    assert 300 < point.expected < 400 and point.score >= SpikeSettings().sustained_sensitivity
-    assert point.to_dict()["span"] == 3600
-    # the same hour without the rise does not alert
+    assert 2000 < point.expected < 2400 and point.score >= SpikeSettings().sustained_sensitivity
+    assert point.to_dict()["span"] == 6 * 3600
+    # the same series without the rise does not alert
     times, values = five_minute_series()
     assert detect(times, values) == []
 
 
 def test_a_sustained_window_missing_its_last_point_is_scored_by_the_next_one() -> None:
     times, values = five_minute_series()
-    hour = START + timedelta(days=8, hours=14)
+    rise = START + timedelta(days=8, hours=12)
     for i, at in enumerate(times):
-        if hour <= at < hour + HOUR:
+        if rise <= at < rise + 6 * HOUR:
             values[i] = round(values[i] * 1.5)
-    last = times.index(hour + HOUR - timedelta(minutes=5))
-    del times[last], values[last]  # 14:55 never came: the window ends when 15:00 arrives
+    last = times.index(rise + 6 * HOUR - timedelta(minutes=5))
+    del times[last], values[last]  # 17:55 never came: the window ends when 18:00 arrives
     (point,) = detect(times, values)
-    assert point.at == hour + HOUR and point.span == 3600
+    assert point.at == rise + 6 * HOUR and point.span == 6 * 3600
 
 
 def test_series_as_coarse_as_the_sustained_window_are_judged_point_by_point() -> None:
     times, values = weekly_series()  # hourly
     values[times.index(START + timedelta(days=16, hours=3))] += 600
-    assert detect(times, values) == detect(times, values,
-                                           replace(SpikeSettings(), sustained=None))
-    assert all(p.span is None for p in detect(times, values))
+    hourly = SpikeSettings(sustained=HOUR)
+    assert detect(times, values, hourly) == detect(times, values, SpikeSettings(sustained=None))
+    assert all(p.span is None for p in detect(times, values, hourly))
 
 
 def test_ratio_ignores_small_denominators() -> None:

@@ -24,12 +24,13 @@ the baseline that judges the next points. An alert needs ``score >= sensitivity`
 least ``min_volume``, at least ``min_history`` of data before it, and ``cooldown`` since the last
 alert.
 
-**Sustained rises.** Talk can grow for an hour without any single point standing out. On series
-finer than ``sustained`` (default one hour, aligned on the clock), the totals of each ``sustained``
-window are scored the same way by a second detector, as a series of their own, and a window whose
-score reaches ``sustained_sensitivity`` is an alert too (same minimum volume, on the window's total,
-and the same cooldown). It is scored when its last point arrives, so it is known online; the alert's
-``span`` says how long a time its figures cover.
+**Sustained rises.** Talk can grow for hours without any single point standing out. On series
+finer than ``sustained`` (default six hours, aligned on the UTC clock: 00–06, 06–12, 12–18,
+18–24), the totals of each ``sustained`` window are scored the same way by a second detector, as a
+series of their own, and a window whose score reaches ``sustained_sensitivity`` is an alert too
+(same minimum volume, on the window's total, and the same cooldown). It is scored when its last
+point arrives, so it is known online; the alert's ``span`` says how long a time its figures
+cover.
 
 The share of negative posts (:func:`detect_ratio`) uses a pooled rate over a trailing window and a
 binomial z with a robust over-dispersion factor, so a 2-of-3 hour never looks like a crisis.
@@ -93,7 +94,7 @@ class SpikeSettings:
     clip: float = 3.0
     transform: str = "sqrt"
     tail_quantile: float | None = 0.99
-    sustained: timedelta | None = timedelta(hours=1)
+    sustained: timedelta | None = timedelta(hours=6)
     sustained_sensitivity: float = 5.0
 
     def __post_init__(self) -> None:

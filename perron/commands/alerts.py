@@ -296,7 +296,7 @@ def spikes_group() -> None:
               help="Seasonal baseline: hour-of-week (default), hour-of-day, none.")
 @click.option("--sustained", default=None,
               help="Also score the totals of each clock-aligned window this long, for rises that "
-                   "no single point shows (1h; `off` to judge points only).")
+                   "no single point shows (6h; `off` to judge points only).")
 @click.option("--sustained-sensitivity", type=float, default=None,
               help="Threshold of those totals in robust z units (5).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per spike, with scores.")
