@@ -26,6 +26,7 @@ import msgspec
 
 from .errors import NormalizeError, SourceError
 from .models import Batch
+from .parent import exit_with_parent
 from .plugins import formats
 from .query.doc import Doc, doc_of
 from .sources.base import Format, Malformed, Options
@@ -149,19 +150,6 @@ def decode_chunk(packed: bytes, reasons: list[str | None]) -> tuple[list[Prepare
     return list(zip(batches, reasons, strict=True)), docs
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: when the importing process dies (``kill -9``), its workers exit too.
-    Otherwise they would wait forever on a task queue that their own inherited copy of the
-    pipe keeps open."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="perron-parent-watch").start()
-
-
 def import_file(store: Store, path: Path, fmt_name: str | None = None,
                 options: Options | None = None, progress: Progress | None = None) -> ImportSummary:
     """Import one file. Records are normalized here, or by worker processes for big files
@@ -238,7 +226,7 @@ def import_file(store: Store, path: Path, fmt_name: str | None = None,
             # Beside other threads fork is unsafe: spawn (the caller needs a __main__ guard).
             single = threading.active_count() == 1 and hasattr(os, "fork")
             ctx = multiprocessing.get_context("fork" if single else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_exit_with_parent,
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=exit_with_parent,
                                      initargs=(os.getpid(),)) as pool:
                 inflight: deque[tuple[list[Item], Future]] = deque()
 

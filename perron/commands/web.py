@@ -64,7 +64,8 @@ def serve_command(db: str | None, host: str, port: int, secure_cookies: bool,
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     os.environ.update({"PERRON_WEB_CONTROL": url, "PERRON_WEB_SECURE": "1" if secure_cookies
-                       else "0", "PERRON_WEB_API_RATE": str(api_rate)})
+                       else "0", "PERRON_WEB_API_RATE": str(api_rate),
+                       "PERRON_WEB_PARENT": str(os.getpid())})
     uvicorn.run("perron.web.app:from_environment", factory=True, workers=workers,
                 **common)  # type: ignore[arg-type]
 

@@ -151,9 +151,13 @@ def create_app(control_url: str, *, secure_cookies: bool = False,
 
 def from_environment() -> FastAPI:
     """App factory for `perron serve --workers N` (each worker process builds its own app from
-    what the parent command put in the environment)."""
+    what the parent command put in the environment). A worker leaves when its parent does."""
     import os
 
+    from ..parent import exit_with_parent
+
+    # the server's pid, from its environment: a worker that starts after its death leaves too
+    exit_with_parent(int(os.environ.get("PERRON_WEB_PARENT") or os.getppid()))
     return create_app(os.environ["PERRON_WEB_CONTROL"],
                       secure_cookies=os.environ.get("PERRON_WEB_SECURE") == "1",
                       api_rate=(int(os.environ.get("PERRON_WEB_API_RATE", "600")), 60))
