@@ -19,6 +19,7 @@ from perron.errors import SourceError
 from perron.models import Batch, Deletion, Post
 from perron.pipeline import import_file, import_paths, retry_quarantine
 from perron.store import open_store
+from perron.testing.procs import children, running
 
 from .synth import write_pages
 
@@ -210,26 +211,6 @@ def _run_import(db: str, f: Path) -> subprocess.Popen:
                             stderr=subprocess.DEVNULL)
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for its reaper has exited)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_sigkill_then_rerun_equals_uninterrupted(db_url: str, tmp_path: Path) -> None:
     f = write_pages(tmp_path / "big.jsonl", pages=300, per_page=100, broken_every=50)
     # the killed run
@@ -238,14 +219,14 @@ def test_sigkill_then_rerun_equals_uninterrupted(db_url: str, tmp_path: Path) ->
         deadline = time.monotonic() + 60
         while store.count("posts") < 3000 and time.monotonic() < deadline:
             time.sleep(0.05)
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     assert workers, "a file this big is normalized by worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10  # the workers notice and exit: no orphan left behind
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(w) for w in workers)
+    assert not any(running(w) for w in workers)
     with open_store(db_url) as store:
         partial = store.count("posts")
     assert 0 < partial < 29400, "the kill should land mid-import"

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from perron.commands.web import tokens_group, users_group, workspace_group
+from perron.testing.procs import children, running
 from perron.web import create_app
 from perron.web.control import Control, digest
 from perron.web.demo import seed_demo
@@ -86,25 +87,6 @@ def test_cache_refreshes_on_new_version_and_serves_stale_while_one_thread_recomp
     assert cache.get("k", lambda: "never", version=3) == "d"
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_serve_workers_leave_when_the_server_is_killed(tmp_path: Path) -> None:
     """`perron serve --workers 2` killed with -9: its workers stop serving and exit."""
     import signal
@@ -130,15 +112,15 @@ def test_serve_workers_leave_when_the_server_is_killed(tmp_path: Path) -> None:
                 time.sleep(0.2)
         else:
             raise AssertionError("perron serve did not answer /healthz")
-        children = _children(proc.pid)
-        assert len(children) >= 2  # the two workers (and multiprocessing's helper)
+        kids = children(proc.pid)
+        assert len(kids) >= 2  # the two workers (and multiprocessing's helper)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     deadline = time.monotonic() + 15
-    while any(_running(c) for c in children) and time.monotonic() < deadline:
+    while any(running(c) for c in kids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    survivors = [c for c in children if _running(c)]
+    survivors = [c for c in kids if running(c)]
     for c in survivors:  # leave nothing behind even when the assertion fails
         os.kill(c, signal.SIGKILL)
     assert survivors == []
