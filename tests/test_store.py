@@ -182,8 +182,8 @@ def test_search_order_and_limit(db_url: str, tmp_path: Path) -> None:
 
 
 def test_newest_first_plans_agree(db_url: str, tmp_path: Path) -> None:
-    """Store.newest walks the created_at index for a moment, then falls back to the query's own
-    plan: both must give the same rows, in the same order (ties on time broken by rowid), with
+    """Store.newest lets the walk down the created_at index and the query's own plan take turns
+    with growing time budgets: both must give the same rows, in the same order (ties on time broken by rowid), with
     posts of unknown time last. Compared here by forcing each plan."""
     from datetime import UTC, datetime
 
@@ -196,13 +196,17 @@ def test_newest_first_plans_agree(db_url: str, tmp_path: Path) -> None:
         queries = ["lang:fr", "-lang:fr", "égalité OR lang:en", "is:reply", "nothingmatchesthis"]
         for q in queries:
             walk = list(store.search(q, limit=7))
-            store.NEWEST_WALK_SECONDS = 0.0  # abandoned at once: the query's own plan
+            store.NEWEST_WALK_SECONDS = 0.0  # never walk: the query's own plan
             try:
                 own = list(store.search(q, limit=7))
+                store.NEWEST_WALK_SECONDS = 1e-9  # both interrupted, again and again, then one ends
+                turns = list(store.search(q, limit=7))
             finally:
                 del store.NEWEST_WALK_SECONDS
             full = list(store.search(q))[:7]
-            assert [r["id"] for r in walk] == [r["id"] for r in own] == [r["id"] for r in full], q
+            ids = [r["id"] for r in full]
+            assert [r["id"] for r in walk] == [r["id"] for r in own] == ids, q
+            assert [r["id"] for r in turns] == ids, q
 
 
 def _run_import(db: str, f: Path) -> subprocess.Popen:

@@ -84,22 +84,36 @@ class SQLiteStore(Store):
         walking the created_at index from the newest post, testing each (the full-text part
         without reading the row) and stopping at ``limit``; one matching few is answered fastest
         from its own index (full-text, language, author…), then sorted. Which is which cannot be
-        told cheaply beforehand, so the walk gets NEWEST_WALK_SECONDS and, if it has not
-        finished, the other plan runs. On 1M posts this takes the 20 bench queries from a p95
-        of ~240 ms to under 30 ms (bench/bench_import.py)."""
-        if self.NEWEST_WALK_SECONDS > 0:
-            deadline = time.perf_counter() + self.NEWEST_WALK_SECONDS
-            self.conn.set_progress_handler(lambda: time.perf_counter() > deadline, 2_000)
-            try:
-                return self.conn.execute(
-                    f"SELECT {select} FROM posts p INDEXED BY posts_created WHERE {where} "
-                    f"ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?", [*params, limit]).fetchall()
-            except sqlite3.Error as exc:
-                if "interrupt" not in str(exc):
-                    raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
-            finally:
-                self.conn.set_progress_handler(None, 0)
-        return super().newest(select, where, params, limit)
+        told cheaply beforehand, so the two take turns: the walk gets NEWEST_WALK_SECONDS, then
+        the query's own plan as long, then each four times longer, until one finishes. The
+        answer costs at most a few times the faster plan, even on a cold disk where a plan's
+        usual time means nothing. On 1M posts this takes the 20 bench queries from a p95 of
+        ~240 ms (own plan only) to under 30 ms (bench/bench_import.py)."""
+        if self.NEWEST_WALK_SECONDS <= 0:
+            return super().newest(select, where, params, limit)
+        tail = f"WHERE {where} ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?"
+        plans = (f"SELECT {select} FROM posts p INDEXED BY posts_created {tail}",
+                 f"SELECT {select} FROM posts p {tail}")
+        budget = self.NEWEST_WALK_SECONDS
+        while True:
+            for sql in plans:
+                rows = self._within(budget, sql, [*params, limit])
+                if rows is not None:
+                    return rows
+            budget *= 4
+
+    def _within(self, seconds: float, sql: str, params: Sequence[Any]) -> list[tuple] | None:
+        """The rows of ``sql``, or None if it takes longer than ``seconds``."""
+        deadline = time.perf_counter() + seconds
+        self.conn.set_progress_handler(lambda: time.perf_counter() > deadline, 2_000)
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            if "interrupt" in str(exc):
+                return None
+            raise StoreError(f"SQLite error: {exc}", hint="see the message above") from exc
+        finally:
+            self.conn.set_progress_handler(None, 0)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
