@@ -16,7 +16,7 @@ LABELS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Prediction:
     label: str
     score: float
