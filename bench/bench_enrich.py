@@ -1,6 +1,11 @@
 """Full enrichment speed on one core versus a per-post peer pipeline (VADER + langdetect).
 
     .venv/bin/python bench/bench_enrich.py [--posts 20000] [--batch 1000] [--peer-posts N]
+    .venv/bin/python bench/bench_enrich.py --memory 300000
+
+``--memory N``: memory only. Enriches N posts, each a developer text plus three made-up words, so
+the vocabulary never stops growing (far faster than real traffic), and prints the resident memory
+every 25,000 posts: it must level off (the featurizer's tables and caches are bounded).
 
 Posts: developer texts read from ../shared/data (TweetEval val/train, UMSAB French and English,
 MLMA French), cycled up to ``--posts``; synthetic French/English posts when ../shared is absent.
@@ -75,6 +80,27 @@ def synthetic(n: int) -> list[str]:
     return out
 
 
+def memory(n: int, batch: int) -> None:
+    import string
+
+    from perron.enrich.classify import enrich
+
+    texts, source = load_posts(50_000)
+    rng = random.Random(1)
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * page / 2**20
+
+    print(f"posts: {n:,} ({source}, each + 3 made-up 7-letter words); batch {batch}")
+    for i in range(0, n, batch):
+        enrich([f"{texts[(i + j) % len(texts)]} " + " ".join(
+            "".join(rng.choices(string.ascii_lowercase, k=7)) for _ in range(3))
+            for j in range(batch)])
+        if (i + batch) % 25_000 == 0:
+            print(f"{i + batch:>9,} posts  resident {rss_mb():6.0f} MB", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=20_000)
@@ -83,7 +109,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=20_000,
                     help="posts enriched before timing (disjoint from the bench posts)")
+    ap.add_argument("--memory", type=int, default=None, metavar="POSTS",
+                    help="memory under an ever-growing vocabulary instead of speed")
     args = ap.parse_args()
+    if args.memory:
+        memory(args.memory, args.batch)
+        return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 

@@ -211,3 +211,26 @@ def test_tokenizer_specials_and_language_cleaning() -> None:
                    ("s", "<url>"), ("w", "do"), ("w", "not")]
     for text in ("http://x.co/#a\tb", "#@bob\n#x", "a@b #c www.x#y\r", "plain text"):
         assert language._clean(text) == language._CLEAN.sub(" ", text)
+
+
+def test_a_full_unit_table_starts_afresh_with_the_same_answers() -> None:
+    """A long-running enricher must not grow with the vocabulary it reads: past ``max_units`` the
+    featurizer empties its unit table before the next batch and the scorer scores units anew.
+    Answers (labels, scores, reasons) must not change across those fresh starts."""
+    from perron.enrich import classify as engine_module
+    from perron.enrich import features
+
+    texts = [text for _, _, text, _ in KNOWN[::2]] + ["Ma commande n'est jamais arrivée #JeSuisFâché",
+                                                "pas bon du tout", "not bad at all lol"]
+    before = enrich(texts)
+    featurizer = engine_module._engine().set.featurizer
+    featurizer.max_units = 50  # every batch below starts from an empty table
+    start = featurizer.generation
+    try:
+        after = [row for i in range(0, len(texts), 3) for row in enrich(texts[i:i + 3])]
+        after += [row for i in range(0, len(texts), 3) for row in enrich(texts[i:i + 3])]
+        assert featurizer.generation >= start + 4
+        assert len(featurizer.unit_buckets) < 50 + 200  # one small batch past the limit at most
+    finally:
+        featurizer.max_units = features._UNITS_MAX
+    assert after == before + before

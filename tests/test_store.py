@@ -183,8 +183,8 @@ def test_search_order_and_limit(db_url: str, tmp_path: Path) -> None:
 
 def test_newest_first_plans_agree(db_url: str, tmp_path: Path) -> None:
     """Store.newest lets the walk down the created_at index and the query's own plan take turns
-    with growing time budgets: both must give the same rows, in the same order (ties on time broken by rowid), with
-    posts of unknown time last. Compared here by forcing each plan."""
+    with growing time budgets: both must give the same rows, in the same order (ties on time
+    broken by rowid), with posts of unknown time last. Compared here by forcing each plan."""
     from datetime import UTC, datetime
 
     with open_store(db_url) as store:

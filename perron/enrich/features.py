@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,7 +39,8 @@ from perron.text import fold
 DIM = 1 << 20
 DENSE = ("lex_pos", "lex_neg", "shout", "exclaim", "question", "length")
 N_DENSE = len(DENSE)  # buckets 0..N_DENSE-1 hold the dense columns
-_CACHE_MAX = 400_000
+_CACHE_MAX = 200_000
+_UNITS_MAX = 300_000  # units known at once; past it the next batch starts a fresh table
 
 # The lookaheads on first characters (and the mention's lookbehind placed after its "@") only
 # make the regex fail faster on ordinary letters; they match exactly what the plain forms match.
@@ -102,12 +104,21 @@ class Featurizer:
         self._records: dict[str, list] = {}
         self._pairs: dict[int, int] = {}
         self._grams: dict[str, int] = {}
-        self._chars: dict[str, tuple[int, ...]] = {}
-        self.unit_ids: dict[str, int] = {}
-        self.unit_buckets: list[tuple[int, ...]] = [()]  # unit 0: an unused bigram (1 entry)
-        self._unit_len: list[int] = [1]
+        self._chars: dict[str, array[int]] = {}
         self._null = 0
+        self.max_units = _UNITS_MAX
+        self._forget_units()
+        self.generation = 0  # bumped each time the unit table starts afresh (see units())
+
+    def _forget_units(self) -> None:
+        """Empty the unit table and every cache that holds unit ids."""
+        self.unit_ids: dict[str, int] = {}
+        self.unit_buckets: list[Sequence[int]] = [()]  # unit 0: an unused bigram (1 entry)
+        self._unit_len: list[int] = [1]
         self._len_arr = np.zeros(0, dtype=np.float32)
+        self._col_units: dict[int, int] = {}  # bigram bucket → its unit
+        self._records.clear()
+        self._pairs.clear()
 
     # -- tokens ---------------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[tuple[str, str, str]]:
@@ -147,7 +158,7 @@ class Featurizer:
         return out
 
     # -- units ----------------------------------------------------------------------------------
-    def _new_unit(self, key: str, buckets: tuple[int, ...]) -> int:
+    def _new_unit(self, key: str, buckets: Sequence[int]) -> int:
         got = len(self.unit_buckets)
         self.unit_ids[key] = got
         self.unit_buckets.append(buckets)
@@ -161,6 +172,8 @@ class Featurizer:
             if kind in "wn":
                 chars = self._chars.get(body)
                 if chars is None:
+                    if len(self._chars) > _CACHE_MAX:
+                        self._chars.clear()
                     padded = f"<{body}>"
                     grams = set(map(padded.__getitem__, _gram_slices(len(padded))))
                     cache = self._grams
@@ -172,15 +185,23 @@ class Featurizer:
                             if out[i] is None:
                                 out[i] = cache[g] = N_DENSE + _crc32(
                                     ("c:" + g).encode("utf-8")) % (DIM - N_DENSE)
-                    chars = self._chars[body] = tuple(sorted(out))
-                buckets = (bucket(key),) + chars
+                    chars = self._chars[body] = array("i", sorted(out))  # 4 bytes a bucket
+                buckets: Sequence[int] = array("i", (bucket(key),)) + chars
             else:
                 buckets = (bucket(key),)
             got = self._new_unit(key, buckets)
         return got
 
     def units(self, texts: Sequence[str], langs: Sequence[str | None] | None = None) -> Units:
-        """Featurize a batch. ``langs`` picks the lexicon per text (None: all lexicons summed)."""
+        """Featurize a batch. ``langs`` picks the lexicon per text (None: all lexicons summed).
+
+        Every new word and bigram bucket becomes a unit, so a long-running enricher sees its table
+        grow with the vocabulary of what it reads; past ``max_units`` units the table starts
+        afresh before the batch (``generation`` tells scorers to forget their unit scores), so
+        memory stays bounded. The units of a batch stay valid until the next call."""
+        if len(self.unit_buckets) > self.max_units:
+            self._forget_units()
+            self.generation += 1
         ids: list[int] = []
         offsets = [0]
         tok_offsets = [0]
@@ -270,7 +291,6 @@ class Featurizer:
         """Per folded word: unit ids (plain, negated), negator flag, valence per lexicon + sum."""
         if len(self._records) > _CACHE_MAX:
             self._records.clear()
-            self._chars.clear()
         vals = [self.lexicons[name].get(t, 0.0) for name in self._lex_names]
         rec = [self._unit("w:" + t), -1, t in NEGATORS, tuple(vals) + (sum(vals),)]
         self._records[t] = rec
@@ -279,16 +299,18 @@ class Featurizer:
     def _pair(self, key: int, a: str, b: str) -> int:
         """Bigram unit, cached by ``key`` (the two tokens' unit ids; see ``_SHIFT``).
 
-        At run time a bigram whose bucket no model uses is the shared empty unit."""
+        A bigram has one bucket, so bigrams sharing a bucket share one unit; at run time a bigram
+        whose bucket no model uses is the shared empty unit."""
         if len(self._pairs) > _CACHE_MAX:
             self._pairs.clear()
-        name = "b:" + a + " " + b
-        col = N_DENSE + _crc32(name.encode("utf-8")) % (DIM - N_DENSE)  # bucket(name), inlined
+        col = N_DENSE + _crc32(f"b:{a} {b}".encode()) % (DIM - N_DENSE)  # bucket(name), inlined
         if self.keep is not None and col not in self.keep:
             uid = self._null
         else:
-            got = self.unit_ids.get(name)
-            uid = got if got is not None else self._new_unit(name, (col,))
+            got = self._col_units.get(col)
+            if got is None:
+                got = self._col_units[col] = self._new_unit(f"b#{col}", (col,))
+            uid = got
         self._pairs[key] = uid
         return uid
 

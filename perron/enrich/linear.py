@@ -124,11 +124,16 @@ class ModelSet:
         self.dense_w = self.W[: len(featurizer_dense()), :].toarray()
         self._V_buf = np.zeros((0, max(self.n_cols, 1)), dtype=np.float32)
         self._n_scored = 0
+        self._generation = featurizer.generation
         self.V = self._V_buf
 
     def _grow(self) -> None:
-        """Score the units the featurizer created since the last call (``V`` grows by doubling)."""
+        """Score the units the featurizer created since the last call (``V`` grows by doubling;
+        after the featurizer started a fresh unit table, every unit is scored again)."""
         n = len(self.featurizer.unit_buckets)
+        if self.featurizer.generation != self._generation:
+            self._generation = self.featurizer.generation
+            self._n_scored = 0
         have = self._n_scored
         if n <= have:
             return
