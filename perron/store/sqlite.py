@@ -87,8 +87,9 @@ class SQLiteStore(Store):
         told cheaply beforehand, so the two take turns: the walk gets NEWEST_WALK_SECONDS, then
         the query's own plan as long, then each four times longer, until one finishes. The
         answer costs at most a few times the faster plan, even on a cold disk where a plan's
-        usual time means nothing. On 1M posts this takes the 20 bench queries from a p95 of
-        ~240 ms (own plan only) to under 30 ms (bench/bench_import.py)."""
+        usual time means nothing. On 1M posts the 20 bench queries have a p95 of ~240 ms with
+        the own plan only, 358 ms with one 15 ms walk then the own plan, and 47 ms taking turns
+        (bench/bench_import.py, 2026-12-07)."""
         if self.NEWEST_WALK_SECONDS <= 0:
             return super().newest(select, where, params, limit)
         tail = f"WHERE {where} ORDER BY p.created_at DESC, p.rowid DESC LIMIT ?"
