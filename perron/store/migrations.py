@@ -247,3 +247,9 @@ _NEW_KEY = ("COALESCE(post_id, '') || '|' || kind || '|' || actor_id || '|' || "
             "COALESCE(target_post_id, '')")
 SQLITE.append([f"UPDATE interactions SET key = {_NEW_KEY}"])
 POSTGRESQL.append([f"UPDATE interactions SET key = {_NEW_KEY}"])
+
+# 5: newest-first on PostgreSQL. Search orders by created_at DESC NULLS LAST, rowid DESC; with an
+# index in exactly that order the planner walks it and stops at LIMIT (0.3 ms for "brexit" on 1M
+# posts) instead of sorting every match (200 ms). SQLite has its own walk (SQLiteStore.newest).
+SQLITE.append([])
+POSTGRESQL.append(["CREATE INDEX posts_newest ON posts (created_at DESC NULLS LAST, rowid DESC)"])
