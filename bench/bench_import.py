@@ -25,6 +25,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "twarc-csv-v2-tweets" / "test-data"
@@ -103,6 +104,23 @@ def monitors(n: int = 100) -> list[tuple[str, str]]:
             for i in range(n)]
 
 
+def search_latency(store: Any) -> dict[str, Any]:
+    """p50/p95 of the 20 QUERIES (newest 20), five rounds, the first left out (it warms the
+    cache), and the slowest query by its median."""
+    lat: dict[str, list[float]] = {q: [] for q in QUERIES}
+    for _ in range(5):
+        for q in QUERIES:
+            t0 = time.perf_counter()
+            list(store.search(q, limit=20))
+            lat[q].append((time.perf_counter() - t0) * 1000)
+    allv = sorted(v for vs in lat.values() for v in vs[1:])
+    worst = max(lat, key=lambda q: statistics.median(lat[q]))
+    return {"search_p50_ms": round(statistics.median(allv), 1),
+            "search_p95_ms": round(allv[int(0.95 * (len(allv) - 1))], 1),
+            "slowest_query": worst,
+            "slowest_query_median_ms": round(statistics.median(lat[worst]), 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=1_000_000)
@@ -128,16 +146,6 @@ def main() -> None:
 
     store = open_store(str(db))
     stored = store.count("posts")
-    lat: dict[str, list[float]] = {q: [] for q in QUERIES}
-    for _ in range(5):
-        for q in QUERIES:
-            t0 = time.perf_counter()
-            list(store.search(q, limit=20))
-            lat[q].append((time.perf_counter() - t0) * 1000)
-    allv = sorted(v for vs in lat.values() for v in vs[1:])  # first round warms the cache
-    p50 = statistics.median(allv)
-    p95 = allv[int(0.95 * (len(allv) - 1))]
-    worst = max(lat, key=lambda q: statistics.median(lat[q]))
     res = {
         "posts": n, "stored": stored,
         "perron_posts_per_s": round(n / ours_s), "perron_seconds": round(ours_s, 1),
@@ -145,8 +153,7 @@ def main() -> None:
         "sqlite_utils_posts_per_s": round(n / peer_s), "sqlite_utils_seconds": round(peer_s, 1),
         "sqlite_utils_peak_mb": round(peer_rss / 2**20),
         "ratio_vs_sqlite_utils": round(peer_s / ours_s, 2),
-        "search_p50_ms": round(p50, 1), "search_p95_ms": round(p95, 1),
-        "slowest_query": worst, "slowest_query_median_ms": round(statistics.median(lat[worst]), 1),
+        **search_latency(store),
         "corpus_mb": round(pages.stat().st_size / 2**20),
     }
     print(json.dumps(res, indent=1))

@@ -4,14 +4,13 @@
 
 Starts a throw-away PostgreSQL server on 127.0.0.1 (perron.testing.pgserver), imports the same
 resampled real tweets as bench_import.py with ``perron import``, then runs the same 20 monitor
-queries (newest 20) five times each; the first round warms the cache and is left out.
+queries as bench_import.py (``search_latency``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_import import OUT, QUERIES, VENV_BIN, build_corpus  # noqa: E402
+from bench_import import OUT, VENV_BIN, build_corpus, search_latency  # noqa: E402
 
 from perron.store import open_store  # noqa: E402
 from perron.testing.pgserver import TempPostgres  # noqa: E402
@@ -38,19 +37,7 @@ def main() -> None:
                         str(pages)], check=True, stdout=subprocess.DEVNULL)
         import_s = time.perf_counter() - t0
         with open_store(url) as store:
-            lat: dict[str, list[float]] = {q: [] for q in QUERIES}
-            for _ in range(5):
-                for q in QUERIES:
-                    t = time.perf_counter()
-                    list(store.search(q, limit=20))
-                    lat[q].append((time.perf_counter() - t) * 1000)
-    allv = sorted(v for vs in lat.values() for v in vs[1:])
-    worst = max(lat, key=lambda q: statistics.median(lat[q][1:]))
-    res = {"posts": n, "import_seconds": round(import_s, 1),
-           "search_p50_ms": round(statistics.median(allv), 1),
-           "search_p95_ms": round(allv[int(0.95 * (len(allv) - 1))], 1),
-           "slowest_query": worst,
-           "slowest_query_median_ms": round(statistics.median(lat[worst][1:]), 1)}
+            res = {"posts": n, "import_seconds": round(import_s, 1), **search_latency(store)}
     print(json.dumps(res, indent=1))
     (OUT / "pg_search.json").write_text(json.dumps(res, indent=1))
 
