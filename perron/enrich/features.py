@@ -112,11 +112,10 @@ class Featurizer:
 
     def _forget_units(self) -> None:
         """Empty the unit table and every cache that holds unit ids."""
-        self.unit_ids: dict[str, int] = {}
+        self.unit_ids: dict[str | int, int] = {}  # word/special key, or a bigram's bucket
         self.unit_buckets: list[Sequence[int]] = [()]  # unit 0: an unused bigram (1 entry)
         self._unit_len: list[int] = [1]
         self._len_arr = np.zeros(0, dtype=np.float32)
-        self._col_units: dict[int, int] = {}  # bigram bucket → its unit
         self._records.clear()
         self._pairs.clear()
 
@@ -158,7 +157,7 @@ class Featurizer:
         return out
 
     # -- units ----------------------------------------------------------------------------------
-    def _new_unit(self, key: str, buckets: Sequence[int]) -> int:
+    def _new_unit(self, key: str | int, buckets: Sequence[int]) -> int:
         got = len(self.unit_buckets)
         self.unit_ids[key] = got
         self.unit_buckets.append(buckets)
@@ -307,10 +306,8 @@ class Featurizer:
         if self.keep is not None and col not in self.keep:
             uid = self._null
         else:
-            got = self._col_units.get(col)
-            if got is None:
-                got = self._col_units[col] = self._new_unit(f"b#{col}", (col,))
-            uid = got
+            got = self.unit_ids.get(col)
+            uid = got if got is not None else self._new_unit(col, (col,))
         self._pairs[key] = uid
         return uid
 
